@@ -1,0 +1,1 @@
+"""Scripts that print figures and ratios, measured side by side in one run."""

@@ -1,0 +1,1 @@
+"""The `onto` command line: thin typer commands over library calls."""

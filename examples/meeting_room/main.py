@@ -1,0 +1,5 @@
+"""The app: what `onto list`, `onto bundle` and `onto deploy` read (`examples.meeting_room.main`)."""
+
+from .mediators import MeetingMediator, TicketMediator
+
+mediators = [TicketMediator, MeetingMediator]

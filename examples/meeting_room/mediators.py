@@ -1,0 +1,61 @@
+"""Mediators: domain changes in, one MeetingSession per participant out.
+
+Both mediators rebuild the whole meeting's sessions from what the
+transaction reads, so the result depends only on the current state, never
+on which event arrived first: late, duplicate or concurrent events converge.
+"""
+
+from __future__ import annotations
+
+from onto_functions import Change, Mediator, Store, sink, source
+
+from .models import Location, Meeting, Ticket, User
+from .views import MeetingSession
+
+
+def refresh_sessions(tx: Store, out, meeting_id: str) -> int:
+    """Write every participant's MeetingSession for one meeting; returns how many."""
+    meeting = tx.get(Meeting, meeting_id)
+    if meeting is None:
+        return 0
+    tickets = tx.query(Ticket, meeting=meeting.ref)
+    location = tx.get(Location, meeting.location)
+    attending_ids = {t.user.path for t in tickets if t.attendance}
+    people = {u.path: u for u in tx.get_many(User, meeting.users)}
+    attending = [people[p] for p in attending_ids if p in people]
+    for user_ref in meeting.users:
+        view = MeetingSession(
+            user_id=user_ref.id,
+            meeting_id=meeting_id,
+            status=meeting.status,
+            in_session=meeting.status == "in-session",
+            location_address=location.address if location else None,
+            attending=sorted(u.display_name for u in attending),
+            num_attending=len(attending),
+            num_hearing_aid_requested=sum(1 for u in attending if u.hearing_aid_requested),
+        )
+        out.emit(tx, view)
+    return len(meeting.users)
+
+
+class TicketMediator(Mediator):
+    """A ticket changed (attendance toggled, added, removed): refresh its meeting."""
+
+    source = source.domain_model(Ticket)
+    sink = sink.firestore(MeetingSession)
+
+    @source.triggers.on_write
+    def refresh_meeting(self, change: Change[Ticket], tx: Store) -> None:
+        ticket = change.current
+        refresh_sessions(tx, self.sink, ticket.meeting.id)
+
+
+class MeetingMediator(Mediator):
+    """The meeting itself changed (status, location, who is invited)."""
+
+    source = source.domain_model(Meeting)
+    sink = sink.firestore(MeetingSession)
+
+    @source.triggers.on_write
+    def refresh(self, change: Change[Meeting], tx: Store) -> None:
+        refresh_sessions(tx, self.sink, change.params["meeting_id"])

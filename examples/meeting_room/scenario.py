@@ -1,0 +1,68 @@
+"""The demo's story, runnable against any running stack: seed, toggle, read.
+
+Kept apart from how events reach the functions (a minimal receiver today,
+`onto emulate` later) so the test and the demo tell the same story.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from onto_functions import Store
+
+from .models import Location, Meeting, Ticket, User
+from .views import MeetingSession
+
+PARTICIPANTS = {
+    "alice": ("Alice", "Ng", False),
+    "bob": ("Bob", "Ortiz", True),
+    "carol": ("Carol", "Diaz", False),
+}
+MEETING_ID = "standup"
+
+
+@dataclass(frozen=True)
+class Result:
+    views: dict[str, MeetingSession]
+    seconds_to_converge: float
+
+
+def seed(db: Any) -> None:
+    """A meeting in session with three participants; Carol has not confirmed yet."""
+    store = Store(db)
+    Location.create(store, "room-1", address="Room 1, 2nd floor")
+    for uid, (first, last, aid) in PARTICIPANTS.items():
+        User.create(store, uid, first_name=first, last_name=last, hearing_aid_requested=aid)
+    users = [User.path_for(uid) for uid in PARTICIPANTS]
+    Meeting.create(store, MEETING_ID, location=Location.path_for("room-1"), users=users, status="in-session")
+    for uid in PARTICIPANTS:
+        Ticket.create(store, f"{MEETING_ID}-{uid}", meeting=Meeting.path_for(MEETING_ID),
+                      user=User.path_for(uid), attendance=uid != "carol")
+
+
+def views(db: Any) -> dict[str, MeetingSession | None]:
+    return {uid: MeetingSession.get(db, user_id=uid, meeting_id=MEETING_ID) for uid in PARTICIPANTS}
+
+
+def all_attending(expected: int) -> Callable[[Any], dict[str, MeetingSession] | None]:
+    def check(db: Any) -> dict[str, MeetingSession] | None:
+        current = views(db)
+        if all(v is not None and v.num_attending == expected for v in current.values()):
+            return current  # type: ignore[return-value]
+        return None
+
+    return check
+
+
+def run(db: Any, wait: Callable[[Callable[[], Any], str], Any]) -> Result:
+    """Seed, wait for the first views, toggle Carol's attendance, wait for all three views."""
+    seed(db)
+    wait(lambda: all_attending(2)(db), "the first MeetingSession views (2 attending)")
+    ticket = Ticket.get(db, f"{MEETING_ID}-carol")
+    ticket.attendance = True
+    started = time.perf_counter()
+    ticket.save(db)
+    final = wait(lambda: all_attending(3)(db), "every participant's view to show Carol attending")
+    return Result(final, time.perf_counter() - started)

@@ -1,0 +1,156 @@
+"""Plain data that describes one deployable trigger.
+
+A `TriggerSpec` is the seam between the code a user writes (mediators) and
+everything that packages or runs it (bundles, deploy plans, the local host).
+It holds no live objects: only strings, numbers and enums, so it can be
+printed, hashed, compared with deployed state and written to a manifest.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field, replace
+
+EVENT_TYPE_PREFIX = "google.cloud.firestore.document.v1."
+
+
+class EventKind(str, enum.Enum):
+    """Which document changes fire a trigger (onto's `on_*` vocabulary)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    WRITTEN = "written"
+
+    @property
+    def event_type(self) -> str:
+        """The Eventarc event type, as production and the emulator name it."""
+        return EVENT_TYPE_PREFIX + self.value
+
+    @property
+    def trigger_name(self) -> str:
+        """The decorator a user writes for this kind: `on_create` and so on."""
+        return TRIGGER_NAMES[self]
+
+    @classmethod
+    def from_event_type(cls, event_type: str) -> "EventKind":
+        """Accept `...document.v1.written` (optionally `.withAuthContext`)."""
+        stem = event_type.removesuffix(".withAuthContext")
+        if not stem.startswith(EVENT_TYPE_PREFIX):
+            raise ValueError(
+                f"unsupported event type {event_type!r}: expected one starting with "
+                f"{EVENT_TYPE_PREFIX!r}"
+            )
+        try:
+            return cls(stem[len(EVENT_TYPE_PREFIX):])
+        except ValueError:
+            raise ValueError(
+                f"unsupported event type {event_type!r}: expected one of "
+                + ", ".join(EVENT_TYPE_PREFIX + k.value for k in cls)
+            ) from None
+
+    def fires_for(self, kind: "EventKind") -> bool:
+        """True where an event of `kind` (created/updated/deleted) matches this trigger."""
+        return self is EventKind.WRITTEN or self is kind
+
+
+TRIGGER_NAMES = {
+    EventKind.CREATED: "on_create",
+    EventKind.UPDATED: "on_update",
+    EventKind.DELETED: "on_delete",
+    EventKind.WRITTEN: "on_write",
+}
+
+
+class Mode(str, enum.Enum):
+    """How a trigger's effect is committed.
+
+    EXACTLY_ONCE is onto's "Query+Task" mode: handler writes, a ledger mark and
+    a stale-event guard commit in one transaction. AT_LEAST_ONCE runs the
+    handler in a transaction too but keeps no ledger: only for handlers whose
+    writes are idempotent by construction.
+    """
+
+    EXACTLY_ONCE = "exactly_once"
+    AT_LEAST_ONCE = "at_least_once"
+
+
+@dataclass(frozen=True)
+class TriggerOptions:
+    """Deployment and delivery options of one trigger.
+
+    Defaults favour correctness: retries on (the platform redelivers a failed
+    event; the ledger makes redelivery harmless) and exactly-once mode.
+    """
+
+    region: str = "us-central1"
+    memory_mb: int = 256
+    timeout_seconds: int = 60
+    max_instances: int | None = None
+    min_instances: int = 0
+    concurrency: int | None = None
+    retry: bool = True
+    mode: Mode = Mode.EXACTLY_ONCE
+    # Deliveries of one event that may fail before it is dead-lettered.
+    max_attempts: int = 5
+    # An event older than this is dead-lettered instead of applied.
+    max_event_age_seconds: int = 24 * 3600
+    # How long ledger marks and dead letters are kept (the TTL field's offset).
+    ledger_ttl_days: int = 7
+    database: str = "(default)"
+    namespace: str = "(default)"
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if not 1 <= self.timeout_seconds <= 540:
+            raise ValueError(
+                f"timeout_seconds must be between 1 and 540 for an event trigger, "
+                f"got {self.timeout_seconds}"
+            )
+        if self.memory_mb < 128:
+            raise ValueError(f"memory_mb must be at least 128, got {self.memory_mb}")
+        # Mode may arrive as a plain string from a config file.
+        object.__setattr__(self, "mode", Mode(self.mode))
+
+    def with_(self, **changes: object) -> "TriggerOptions":
+        return replace(self, **changes)
+
+
+FUNCTION_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """One (mediator, handler, event kind): one deployed function."""
+
+    name: str  # the function id: lowercase letters, digits, hyphens
+    kind: EventKind
+    document: str  # the path pattern, e.g. "tickets/{ticket_id}"
+    module: str  # the module that defines the mediator
+    mediator: str  # the mediator's qualified name in that module
+    handler: str  # the handler method's name
+    source_model: str | None = None  # "module:QualName", or None for a raw path
+    sink: str | None = None  # a description of what the trigger writes
+    options: TriggerOptions = field(default_factory=TriggerOptions)
+
+    def __post_init__(self) -> None:
+        if not FUNCTION_NAME_RE.match(self.name):
+            raise ValueError(
+                f"function name {self.name!r} is not valid: use 2 to 63 lowercase "
+                "letters, digits and hyphens, starting with a letter and not "
+                "ending with a hyphen"
+            )
+
+    @property
+    def event_type(self) -> str:
+        return self.kind.event_type
+
+    @property
+    def mediator_ref(self) -> str:
+        return f"{self.module}:{self.mediator}"
+
+    @property
+    def mode(self) -> Mode:
+        return self.options.mode

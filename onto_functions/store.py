@@ -1,0 +1,180 @@
+"""One read/write API over Firestore, inside a transaction or not.
+
+Handlers receive a `Store` bound to the executor's transaction: its reads
+take part in the transaction and its writes are buffered and committed with
+the ledger mark, or not at all. Tests and scripts use the same class bound to
+a plain client, so there is one way to read and write models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, TypeVar
+
+from .values import DocRef, GeoPoint
+
+if TYPE_CHECKING:  # pragma: no cover
+    from google.cloud.firestore import Client, Transaction
+
+    from .models import DomainModel, Model, ViewModel
+
+D = TypeVar("D", bound="DomainModel")
+V = TypeVar("V", bound="ViewModel")
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    path: str
+    data: dict[str, Any]
+    update_time: datetime | None
+    create_time: datetime | None
+
+
+class Store:
+    """Reads and writes documents; in a transaction when one is given."""
+
+    def __init__(self, client: "Client", transaction: "Transaction | None" = None) -> None:
+        self.client = client
+        self.transaction = transaction
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.transaction is not None
+
+    # -- raw documents ---------------------------------------------------------
+    def read(self, path: str) -> StoredDocument | None:
+        return self.read_all([path])[0]
+
+    def read_all(self, paths: Iterable[str]) -> list[StoredDocument | None]:
+        """Read several documents in one round trip, in the order given."""
+        return self._fetch([p.strip("/") for p in paths])
+
+    def _fetch(self, paths: list[str]) -> list[StoredDocument | None]:
+        if not paths:
+            return []
+        refs = [self.client.document(p) for p in paths]
+        by_path: dict[str, StoredDocument | None] = {}
+        for snap in self.client.get_all(refs, transaction=self.transaction):
+            by_path[_relative(snap.reference.path)] = _stored(snap)
+        return [by_path.get(p) for p in paths]
+
+    def write(self, path: str, data: Mapping[str, Any], *, merge: bool = False) -> None:
+        ref = self.client.document(path)
+        payload = _to_firestore(self.client, dict(data))
+        if self.transaction is not None:
+            self.transaction.set(ref, payload, merge=merge)
+        else:
+            ref.set(payload, merge=merge)
+
+    def create_document(self, path: str, data: Mapping[str, Any]) -> None:
+        """Create; fails with AlreadyExists (at commit, in a transaction) if the document exists."""
+        ref = self.client.document(path)
+        payload = _to_firestore(self.client, dict(data))
+        if self.transaction is not None:
+            self.transaction.create(ref, payload)
+        else:
+            ref.create(payload)
+
+    def remove(self, path: str) -> None:
+        ref = self.client.document(path)
+        if self.transaction is not None:
+            self.transaction.delete(ref)
+        else:
+            ref.delete()
+
+    # -- models --------------------------------------------------------------
+    def get(self, model: type[D], doc_id: str | DocRef) -> D | None:
+        path = model.path_for(doc_id)
+        doc = self.read(path)
+        return None if doc is None else model.from_document(path, doc.data)
+
+    def get_many(self, model: type[D], doc_ids: Iterable[str | DocRef]) -> list[D]:
+        """The documents that exist among `doc_ids`, in one round trip, in the order given."""
+        paths = [model.path_for(d) for d in doc_ids]
+        return [model.from_document(p, d.data) for p, d in zip(paths, self.read_all(paths)) if d is not None]
+
+    def get_view(self, view: type[V], **params: str) -> V | None:
+        path = view.path_template().format(**params)
+        doc = self.read(path)
+        return None if doc is None else view.from_document(path, doc.data)
+
+    def query(self, model: type[D], **equals: Any) -> list[D]:
+        """Documents of `model` whose fields equal the given values (by attribute name)."""
+        for name in equals:
+            if name not in model._fields:
+                raise TypeError(f"{model.__name__} has no field {name!r} to query on")
+        filters = tuple(sorted(
+            ((model._fields[n].data_key or n), v) for n, v in equals.items()
+        ))
+        return [model.from_document(d.path, d.data) for d in self._run_query(model.collection(), filters)]
+
+    def _run_query(self, collection: str, filters: tuple[tuple[str, Any], ...]) -> list[StoredDocument]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        q: Any = self.client.collection(collection)
+        for key, value in filters:
+            q = q.where(filter=FieldFilter(key, "==", _to_firestore(self.client, value)))
+        snaps = q.get(transaction=self.transaction) if self.transaction is not None else q.get()
+        return [d for d in map(_stored, snaps) if d is not None]
+
+    def save(self, obj: "Model") -> None:
+        self.write(obj.path, obj.to_document())  # type: ignore[attr-defined]
+
+    def create(self, obj: "DomainModel") -> None:
+        if not obj.doc_id:
+            obj.doc_id = self.client.collection(obj.collection()).document().id
+        self.create_document(obj.path, obj.to_document())
+
+
+def as_store(db: Any) -> Store:
+    """Accept a Store or a google Client wherever a model reads or writes."""
+    if isinstance(db, Store):
+        return db
+    if hasattr(db, "document") and hasattr(db, "get_all"):
+        return Store(db)
+    raise TypeError(
+        f"expected an onto_functions Store or a google.cloud.firestore Client, got {type(db).__name__}"
+    )
+
+
+def _relative(path: str) -> str:
+    marker = "/documents/"
+    return path.split(marker, 1)[1] if marker in path else path.strip("/")
+
+
+def _stored(snap: Any) -> StoredDocument | None:
+    if not snap.exists:
+        return None
+    return StoredDocument(
+        path=_relative(snap.reference.path),
+        data=_from_firestore(snap.to_dict() or {}),
+        update_time=snap.update_time,
+        create_time=snap.create_time,
+    )
+
+
+def _to_firestore(client: Any, value: Any) -> Any:
+    """DocRef → DocumentReference and GeoPoint → the client's, recursively; the rest as is."""
+    if isinstance(value, DocRef):
+        return client.document(value.path)
+    if isinstance(value, GeoPoint):
+        from google.cloud.firestore import GeoPoint as ClientGeoPoint
+
+        return ClientGeoPoint(value.latitude, value.longitude)
+    if isinstance(value, dict):
+        return {k: _to_firestore(client, v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_firestore(client, v) for v in value]
+    return value
+
+
+def _from_firestore(value: Any) -> Any:
+    """DocumentReference → DocRef, recursively, so models see one reference type."""
+    if hasattr(value, "path") and hasattr(value, "_client") and hasattr(value, "id"):
+        return DocRef(_relative(value.path))
+    if isinstance(value, dict):
+        return {k: _from_firestore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_firestore(v) for v in value]
+    return value
