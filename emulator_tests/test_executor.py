@@ -139,3 +139,23 @@ def test_http_answers_name_what_is_wrong_and_are_4xx(db, project_id, counter):
     assert no_id.status == 400 and "ce-id" in no_id.body["error"]
     assert wrong_type.status == 415 and "text/plain" in wrong_type.body["error"]
     assert tally(db, "t") == {}
+
+
+def test_late_create_on_a_fresh_instance_is_superseded_not_applied(db, project_id):
+    """A new instance guesses that a create's document has no watermark; the commit proves it wrong."""
+    create = document_event(project_id, "docs/d1", after={"state": "created"})
+    update = document_event(project_id, "docs/d1", before={"state": "created"}, after={"state": "updated"})
+    assert TriggerFunction(LatestMediator, "latest-mirror").process(update).status == "applied"
+    fresh_instance = TriggerFunction(LatestMediator, "latest-mirror")
+    outcome = fresh_instance.process(create)
+    assert outcome.status == "superseded"
+    assert outcome.attempts == 2  # the guess, then the read
+    assert db.document("latest/d1").get().to_dict()["state"] == "updated"
+
+
+def test_dead_lettered_event_redelivered_to_a_fresh_instance_is_not_applied(db, project_id):
+    event = document_event(project_id, "hits/h1", after={"target": "t"})
+    db.document(ledger.dead_letter_path(CREATED, event.id)).set({"error": "earlier failure"})
+    outcome = TriggerFunction(TallyMediator, CREATED).process(event)
+    assert outcome.status == "dead_lettered"
+    assert tally(db, "t") == {}

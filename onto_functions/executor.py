@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from .change import Change
 from .events import DocumentEvent
 from .mediator import Mediator, Source
 from .models import SchemaError
-from .spec import Mode, TriggerSpec
+from .spec import EventKind, Mode, TriggerSpec
 from .store import Store
 from .unit_of_work import StaleRead, UnitOfWork, Write
 
@@ -124,6 +125,7 @@ class Executor:
         self.clock = clock
         self.rng = rng or random.Random()
         self.template = self.source.pattern
+        self.watermarks = WatermarkCache()
 
     # -- entry -----------------------------------------------------------------
     def process(self, event: DocumentEvent) -> Outcome:
@@ -160,40 +162,59 @@ class Executor:
         policy = self.retry
         started = time.monotonic()
         attempt = 0
+        speculate = True
         while True:
             attempt += 1
             try:
-                return self._outcome(self._attempt(client, event, change), event, attempts=attempt)
+                status = self._attempt(client, event, change, speculate=speculate)
+                return self._outcome(status, event, attempts=attempt)
             except Exception as exc:
                 if not _is_contention(exc):
                     raise
+                self.watermarks.forget(event.document)
                 elapsed = time.monotonic() - started
                 if attempt >= policy.max_attempts or elapsed >= policy.deadline_seconds:
                     raise RuntimeError(
                         f"gave up after {attempt} attempts in {elapsed:.1f} s of contention: {exc}"
                     ) from exc
-                time.sleep(policy.delay(attempt, self.rng))
+                if speculate:
+                    speculate = False  # a wrong guess, not contention: read and go again at once
+                else:
+                    time.sleep(policy.delay(attempt, self.rng))
 
-    def _attempt(self, client: Any, event: DocumentEvent, change: Change) -> str:
-        """One optimistic attempt: check the ledger, run the handler, commit if still valid."""
+    def _attempt(self, client: Any, event: DocumentEvent, change: Change, *, speculate: bool) -> str:
+        """One optimistic attempt: check the ledger, run the handler, commit if still valid.
+
+        The ledger read costs a round trip; it is skipped when this process can
+        guess the watermark (a create, whose document has no history, or a
+        document this process applied last). The commit itself proves the
+        guess: the mark must not exist, the watermark must be as guessed and no
+        dead letter may exist, or nothing commits and the attempt is redone
+        with the read.
+        """
         guarded: list[tuple[Write, Any]] = []
         if self.spec.mode is Mode.EXACTLY_ONCE:
             name = self.spec.name
             mark_path = ledger.mark_path(name, event.id)
             watermark_path = ledger.watermark_path(name, event.document)
-            mark, watermark, dead = Store(client).read_all(
-                [mark_path, watermark_path, ledger.dead_letter_path(name, event.id)]
-            )
-            if mark is not None:
-                return DUPLICATE
-            if dead is not None:
-                return DEAD_LETTERED
-            if watermark is not None and _applied_order(watermark.data) >= event.order_key:
-                # Marked too, so a redelivery of this event is a cheap duplicate.
-                UnitOfWork(client).commit([(Write("create", mark_path, self._mark(event, SUPERSEDED)), True)])
-                return SUPERSEDED
+            dead_path = ledger.dead_letter_path(name, event.id)
+            guess = self.watermarks.guess(event) if speculate else _NO_GUESS
+            if guess is not _NO_GUESS:
+                watermark_guard = guess
+                guarded.append((Write("delete", dead_path), None))  # asserts: not dead-lettered
+            else:
+                mark, watermark, dead = Store(client).read_all([mark_path, watermark_path, dead_path])
+                if mark is not None:
+                    return DUPLICATE
+                if dead is not None:
+                    return DEAD_LETTERED
+                if watermark is not None and _applied_order(watermark.data) >= event.order_key:
+                    # Marked too, so a redelivery of this event is a cheap duplicate.
+                    UnitOfWork(client).commit([(Write("create", mark_path, self._mark(event, SUPERSEDED)), True)])
+                    return SUPERSEDED
+                watermark_guard = watermark.update_time if watermark is not None else None
             version, rank = event.order_key
-            guarded = [
+            guarded += [
                 (Write("create", mark_path, self._mark(event, APPLIED)), True),
                 (Write("set", watermark_path, {
                     "trigger": name,
@@ -202,11 +223,13 @@ class Executor:
                     "rank": rank,
                     "eventId": event.id,
                     ledger.EXPIRY_FIELD: ledger.expiry(self.clock(), self.spec.options.ledger_ttl_days),
-                }), watermark.update_time if watermark is not None else None),
+                }), watermark_guard),
             ]
         work = UnitOfWork(client)
         self.handler(change, work)
-        work.commit(guarded)
+        written = work.commit(guarded)
+        if self.spec.mode is Mode.EXACTLY_ONCE and watermark_path in written:
+            self.watermarks.remember(event, written[watermark_path])
         return APPLIED
 
     def _mark(self, event: DocumentEvent, status: str) -> dict[str, Any]:
@@ -266,6 +289,43 @@ class Executor:
 
     def _outcome(self, status: str, event: DocumentEvent, *, attempts: int = 1, detail: str = "") -> Outcome:
         return Outcome(status=status, trigger=self.spec.name, event_id=event.id, attempts=attempts, detail=detail)
+
+
+_NO_GUESS = object()
+
+
+class WatermarkCache:
+    """The watermarks this process last committed, to skip the ledger read.
+
+    A hint only, never trusted: every guess travels as a precondition of the
+    commit. Bounded (oldest entries go first) so a long-lived instance does
+    not grow without limit.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._entries: dict[str, tuple[datetime, tuple[datetime, int]]] = {}
+        self._lock = threading.Lock()
+
+    def guess(self, event: DocumentEvent) -> Any:
+        """The watermark's update time (None: absent), or _NO_GUESS to read it."""
+        with self._lock:
+            entry = self._entries.get(event.document)
+        if entry is not None:
+            update_time, applied = entry
+            return update_time if applied < event.order_key else _NO_GUESS
+        return None if event.kind is EventKind.CREATED else _NO_GUESS
+
+    def remember(self, event: DocumentEvent, update_time: datetime) -> None:
+        with self._lock:
+            self._entries.pop(event.document, None)
+            self._entries[event.document] = (update_time, event.order_key)
+            while len(self._entries) > self.size:
+                del self._entries[next(iter(self._entries))]
+
+    def forget(self, document: str) -> None:
+        with self._lock:
+            self._entries.pop(document, None)
 
 
 def _applied_order(watermark: dict[str, Any]) -> tuple[datetime, int]:

@@ -84,24 +84,28 @@ class UnitOfWork(Store):
         self.writes[write.path] = write
 
     # -- commit -------------------------------------------------------------
-    def commit(self, guarded: Iterable[tuple[Write, datetime | None | bool]] = ()) -> None:
+    def commit(self, guarded: Iterable[tuple[Write, datetime | None | bool]] = ()) -> dict[str, datetime]:
         """Apply the buffered writes (plus `guarded` bookkeeping writes) atomically.
 
         A guard is the update time a document must still have, `None` for "must
-        not exist", or `True` for none at all. Raises StaleRead, or the commit's
-        own FailedPrecondition / AlreadyExists / NotFound, when a concurrent
-        writer got there first.
+        not exist", or `True` for none at all (a delete guarded by `None` writes
+        nothing: it only asserts absence). Returns each written path's new
+        update time. Raises StaleRead, or the commit's own FailedPrecondition /
+        AlreadyExists / NotFound, when a concurrent writer got there first.
         """
+        guarded = list(guarded)
         read_only = sorted(p for p in self.reads if p not in self.writes)
         if read_only or self.queries:
             from google.cloud.firestore_v1.transaction import transactional
 
-            transaction = self.client.transaction(max_attempts=1)
-            transactional(self._validate_and_write)(transaction, read_only, list(guarded))
+            committer: Any = self.client.transaction(max_attempts=1)
+            transactional(self._validate_and_write)(committer, read_only, guarded)
         else:
-            batch = self.client.batch()
-            self._add_writes(batch, list(guarded))
-            batch.commit()
+            committer = self.client.batch()
+            self._add_writes(committer, guarded)
+            committer.commit()
+        paths = [*self.writes, *(w.path for w, _ in guarded)]
+        return {p: r.update_time for p, r in zip(paths, committer.write_results or [])}
 
     def _validate_and_write(self, transaction: Any, read_only: list[str], guarded: list) -> None:
         current = Store(self.client, transaction)
