@@ -41,7 +41,7 @@ from .events import DocumentEvent
 from .mediator import Mediator, Source
 from .models import SchemaError
 from .spec import EventKind, Mode, TriggerSpec
-from .store import Store
+from .store import Store, write_retry
 from .unit_of_work import StaleRead, UnitOfWork, Write
 
 log = logging.getLogger("onto_functions.executor")
@@ -253,7 +253,7 @@ class Executor:
         path = ledger.failure_path(self.spec.name, event.id)
         now = self.clock()
         ref = client.document(path)
-        ref.set({
+        ref.set(retry=write_retry(), document_data={
             "trigger": self.spec.name,
             "eventId": event.id,
             "document": event.document,

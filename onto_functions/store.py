@@ -65,7 +65,7 @@ class Store:
         if self.transaction is not None:
             self.transaction.set(ref, payload, merge=merge)
         else:
-            ref.set(payload, merge=merge)
+            ref.set(payload, merge=merge, retry=write_retry())
 
     def create_document(self, path: str, data: Mapping[str, Any]) -> None:
         """Create; fails with AlreadyExists (at commit, in a transaction) if the document exists."""
@@ -74,14 +74,14 @@ class Store:
         if self.transaction is not None:
             self.transaction.create(ref, payload)
         else:
-            ref.create(payload)
+            ref.create(payload, retry=write_retry())
 
     def remove(self, path: str) -> None:
         ref = self.client.document(path)
         if self.transaction is not None:
             self.transaction.delete(ref)
         else:
-            ref.delete()
+            ref.delete(retry=write_retry())
 
     # -- models --------------------------------------------------------------
     def get(self, model: type[D], doc_id: str | DocRef) -> D | None:
@@ -125,6 +125,28 @@ class Store:
         if not obj.doc_id:
             obj.doc_id = self.client.collection(obj.collection()).document().id
         self.create_document(obj.path, obj.to_document())
+
+
+_retry: Any = None
+
+
+def write_retry() -> Any:
+    """Retry a single write that lost a lock race, as Firestore's client SDKs do.
+
+    A write outside a transaction can be aborted while a transaction holds a
+    lock on its document (the emulator breaks such waits with a 2 s lock
+    timeout). An aborted write did not happen, so trying it again is safe.
+    """
+    global _retry
+    if _retry is None:
+        from google.api_core import exceptions as gexc
+        from google.api_core.retry import Retry, if_exception_type
+
+        _retry = Retry(
+            predicate=if_exception_type(gexc.Aborted, gexc.ServiceUnavailable, gexc.DeadlineExceeded),
+            initial=0.05, maximum=2.0, multiplier=2.0, timeout=60.0,
+        )
+    return _retry
 
 
 def as_store(db: Any) -> Store:

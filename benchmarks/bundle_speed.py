@@ -1,0 +1,191 @@
+"""Figures for `onto bundle`: time (10 and 100 triggers, cold and after a one-line change),
+bundle size, and the import time of a generated main.py beside a minimal hand-written
+firebase-functions Firestore handler (the cold-start share we control).
+
+    .venv/bin/python -m benchmarks.bundle_speed [--runs 7] [--reference-python PATH]
+
+`onto bundle` is timed as a user runs it: a fresh `python -m cli.main bundle`
+process (interpreter start, imports, discovery, bundling, firebase.json).
+Import times are the median of fresh processes (`import main` in the bundle's
+folder, so the vendored runtime is what loads). The reference handler needs
+firebase-functions, which onto does not depend on: give a Python that has it
+with --reference-python (default: .onto/bench-venv/bin/python, made with
+`python -m venv .onto/bench-venv && .onto/bench-venv/bin/pip install firebase-functions`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_REFERENCE = REPO / ".onto" / "bench-venv" / "bin" / "python"
+
+MODELS = '''
+from onto_functions import DomainModel, ViewModel, fields
+
+
+class Hit(DomainModel):
+    class Meta:
+        collection = "hits"
+    target = fields.Str(required=True)
+
+
+class Tally(ViewModel):
+    class Meta:
+        path = "tallies/{target}"
+    count = fields.Int(load_default=0)
+'''
+
+MEDIATOR = '''
+from onto_functions import Mediator, sink, source
+
+from bench_app.models import Hit, Tally
+
+
+class Tally{i}Mediator(Mediator):
+    source = source.document("hits{i}/{{hit_id}}", Hit)
+    sink = sink.firestore(Tally)
+
+    @source.triggers.on_write
+    def count(self, change, tx):
+        hit = change.after
+        tally = tx.get_view(Tally, target=hit.target) or Tally(target=hit.target, count=0)
+        tally.count += 1
+        self.sink.emit(tx, tally, target=hit.target)
+'''
+
+HANDWRITTEN = '''
+from firebase_functions import firestore_fn
+
+
+@firestore_fn.on_document_written(document="hits/{hit_id}")
+def count(event: firestore_fn.Event[firestore_fn.Change[firestore_fn.DocumentSnapshot | None]]) -> None:
+    pass
+'''
+
+IMPORT_MAIN = "import time; t = time.perf_counter(); import main; print(time.perf_counter() - t)"
+
+
+def write_app(root: Path, n: int) -> None:
+    package = root / "bench_app"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(MODELS)
+    names = []
+    for i in range(n):
+        (package / f"m{i}.py").write_text(textwrap.dedent(MEDIATOR.format(i=i)))
+        names.append(f"from bench_app.m{i} import Tally{i}Mediator")
+    (package / "main.py").write_text("\n".join(names) + "\n")
+    (root / "pyproject.toml").write_text('[tool.onto]\napp = "bench_app.main"\nbuild_dir = "build/onto"\n')
+
+
+def onto_bundle(root: Path) -> tuple[float, dict[str, str]]:
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "cli.main", "bundle", "--json", "-C", str(root)],
+                          cwd=REPO, capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - began
+    return elapsed, {b["function"]: b["contentHash"] for b in json.loads(done.stdout)["bundles"]}
+
+
+def folder_size(path: Path) -> tuple[int, int]:
+    files = [p for p in path.rglob("*") if p.is_file() and "venv" not in p.parts]
+    return sum(p.stat().st_size for p in files), len(files)
+
+
+def import_once(python: str, folder: Path) -> float:
+    done = subprocess.run([python, "-c", IMPORT_MAIN], cwd=folder, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def median_imports(candidates: list[tuple[str, Path]], runs: int) -> list[float]:
+    """Median import time of each (python, folder); runs interleaved so machine load hits all alike."""
+    times: list[list[float]] = [[] for _ in candidates]
+    for _ in range(runs):
+        for i, (python, folder) in enumerate(candidates):
+            times[i].append(import_once(python, folder))
+    return [statistics.median(t) for t in times]
+
+
+def library_times(root: Path) -> tuple[float, float]:
+    """build_bundles in this process: into a fresh build dir, then after touching one mediator."""
+    from onto_functions.deploy.bundle import build_bundles
+
+    build = root / "build" / "inproc"
+    began = time.perf_counter()
+    build_bundles("bench_app.main", build, project_root=root)
+    cold = time.perf_counter() - began
+    with (root / "bench_app" / "m1.py").open("a") as f:
+        f.write("# another one-line change\n")
+    began = time.perf_counter()
+    build_bundles("bench_app.main", build, project_root=root)
+    return cold, time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="fresh processes per import-time figure")
+    parser.add_argument("--reference-python", default=str(DEFAULT_REFERENCE))
+    args = parser.parse_args()
+
+    print(f"python {sys.version.split()[0]}; figures are wall-clock on this machine\n")
+    print("onto bundle (fresh `python -m cli.main bundle` process each time)")
+    print(f"{'triggers':>9} {'cold s':>8} {'no-op s':>8} {'1-line s':>9} {'rebundled':>10} {'bundle KiB':>11} {'files':>6} {'total MiB':>10}")
+    sample_bundle: Path | None = None
+    library: dict[int, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="onto-bench-") as tmp:
+        for n in (10, 100):
+            root = Path(tmp) / f"app{n}"
+            write_app(root, n)
+            cold, hashes = onto_bundle(root)
+            noop, same = onto_bundle(root)
+            assert same == hashes, "a rebuild without changes changed a hash"
+            with (root / "bench_app" / "m0.py").open("a") as f:
+                f.write("# a one-line change\n")
+            changed, after = onto_bundle(root)
+            rebundled = sorted(k for k in after if after[k] != hashes[k])
+            one = root / "build" / "onto" / "tally0-count"
+            size, count = folder_size(one)
+            total, _ = folder_size(root / "build" / "onto")
+            print(f"{n:>9} {cold:>8.2f} {noop:>8.2f} {changed:>9.2f} {len(rebundled):>10} {size / 1024:>11.0f} "
+                  f"{count:>6} {total / 2**20:>10.1f}")
+            library[n] = library_times(root)
+            if n == 10:
+                sample_bundle = Path(tmp) / "sample"
+                shutil.copytree(one, sample_bundle)
+
+        print("\nthe same work in-process (build_bundles only: no interpreter start, CLI imports or firebase.json)")
+        for n, (cold, changed) in library.items():
+            print(f"{n:>9} triggers: cold {cold:.2f} s, after a one-line change {changed:.2f} s")
+
+        assert sample_bundle is not None
+        print("\nimport time of main.py (median of", args.runs, "fresh processes, interleaved)")
+        reference = Path(args.reference_python)
+        if not reference.exists():
+            ours, = median_imports([(sys.executable, sample_bundle)], args.runs)
+            print(f"  generated main.py (onto, pinned deps, this venv)      {ours * 1000:7.0f} ms")
+            print(f"  reference: {reference} not found; see this script's docstring to make it")
+            return
+        hand = Path(tmp) / "handwritten"
+        hand.mkdir()
+        (hand / "main.py").write_text(HANDWRITTEN)
+        ours, ours_there, theirs = median_imports(
+            [(sys.executable, sample_bundle), (str(reference), sample_bundle), (str(reference), hand)], args.runs)
+        print(f"  generated main.py (onto, pinned deps, this venv)      {ours * 1000:7.0f} ms")
+        version = subprocess.run([str(reference), "-c", "import importlib.metadata as m; print(m.version('firebase-functions'))"],
+                                 capture_output=True, text=True).stdout.strip()
+        print(f"  generated main.py (onto, in the reference venv)       {ours_there * 1000:7.0f} ms")
+        print(f"  hand-written firebase-functions {version} handler       {theirs * 1000:7.0f} ms")
+        print(f"  ratio onto / hand-written: {ours / theirs:.2f}x (same venv: {ours_there / theirs:.2f}x; aim <= 1.2x)")
+
+
+if __name__ == "__main__":
+    main()

