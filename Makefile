@@ -14,13 +14,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(PY) -m examples.meeting_room.demo
+	$(VENV)/bin/onto demo
 
 test: setup
 	$(PY) -m pytest
 
 bench: setup
 	$(PY) -m benchmarks.executor_latency
+	$(PY) -m benchmarks.bundle_speed
+	$(PY) -m benchmarks.stack_latency
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -81,3 +81,7 @@ def db(firestore_emulator: EmulatorHandle, project_id: str) -> Iterator["firesto
     client = emulator_client(project_id, firestore_emulator.host)
     yield client
     client.close()
+
+
+# The local stack (emulator + function host running the real bundles) as a fixture.
+from onto_functions.testing.stack import onto_stack  # noqa: E402,F401

@@ -1,0 +1,303 @@
+"""`onto emulate`, `onto demo`, `onto invoke`: the local stack from the command line.
+
+Each command parses options, calls one library function of
+`onto_functions.local` and renders what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+EMULATE_HELP = (
+    "Run the local stack in the foreground, like `firebase emulators:start`.\n\n"
+    "Starts the Cloud Firestore emulator (the gcloud SDK's component, firebase-tools' cached jar, or "
+    "--jar / $ONTO_FIRESTORE_EMULATOR_JAR; needs Java) and a function host that registers every trigger "
+    "of APP and runs each one's bundle (the folder `onto bundle` builds for deploy) in its own "
+    "functions-framework worker, started on the trigger's first event.\n\n"
+    "The host stores every event the emulator sends in a durable queue (STATE_DIR/queue.sqlite) before it "
+    "answers, then delivers it with production's semantics: at least once, retried with backoff up to the "
+    "trigger's max_attempts, then dead-lettered; a few deliveries in flight per trigger; no ordering "
+    "promise. The executor's ledger makes each effect happen once.\n\n"
+    "Stop with Ctrl-C (or SIGTERM): every process it started ends, and events not yet delivered stay "
+    "queued for the next `onto emulate` with the same project.\n\n"
+    "[bold]Examples[/bold]\n\n"
+    "  onto emulate examples.meeting_room.main\n\n"
+    "  onto emulate myapp.main --duplicate 0.3 --reorder 0.2 --fail 0.1 --seed 7\n\n"
+    "  onto emulate myapp.main --json > events.jsonl   (one JSON object per event)\n\n"
+    "  onto invoke TRIGGER --path tickets/t1 --after '{\"attendance\": true}'"
+)
+
+APP_HELP = ("The app: 'package.module' (every Mediator in it) or 'package.module:attr'. "
+            "Default: \\[tool.onto] app in pyproject.toml.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("emulate", help=EMULATE_HELP)(emulate)
+    app.command("demo")(demo)
+    app.command("invoke")(invoke)
+
+
+# --------------------------------------------------------------------------- emulate
+
+
+def emulate(
+    app_ref: Optional[str] = typer.Argument(None, metavar="[APP]", help=APP_HELP),
+    project: str = typer.Option("demo-onto", "--project", help="Project id; must start with 'demo-'."),
+    port: int = typer.Option(0, "--port", help="The function host's port (0: a free one)."),
+    emulator_port: int = typer.Option(0, "--emulator-port", help="The Firestore emulator's port (0: a free one)."),
+    emulator_host: Optional[str] = typer.Option(
+        None, "--emulator-host",
+        help="Use an emulator that is already running (HOST:PORT) instead of starting one. It must "
+             "have been started with --functions_emulator=127.0.0.1:PORT; pass that PORT as --port."),
+    jar: Optional[Path] = typer.Option(None, "--jar", help="cloud-firestore-emulator.jar to run.", exists=True,
+                                       dir_okay=False),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir",
+                                             help="Where the queue and logs live (default .onto/emulate/PROJECT)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Drop events a previous run left queued."),
+    duplicate: float = typer.Option(0.0, "--duplicate", min=0.0, max=1.0, metavar="P",
+                                    help="Deliver an event again after it succeeded, with probability P."),
+    reorder: float = typer.Option(0.0, "--reorder", min=0.0, max=1.0, metavar="P",
+                                  help="Hold an event back (50-500 ms) so later ones overtake it."),
+    fail: float = typer.Option(0.0, "--fail", min=0.0, max=1.0, metavar="P",
+                               help="Report a delivery as failed AFTER the handler committed, so it is redelivered."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the fault decisions, for a repeatable run."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Deliveries in flight per trigger."),
+    idle_seconds: float = typer.Option(300.0, "--idle-seconds", help="Stop a trigger's worker after this long idle."),
+    json_log: bool = typer.Option(False, "--json", help="Print one JSON object per event to stdout, no live view."),
+) -> None:
+    from onto_functions.local.emulator import EmulatorError, EmulatorNotFound
+    from onto_functions.local.faults import FaultPlan
+    from onto_functions.local.stack import LocalStack, StackConfig, StackError
+
+    root = _project_root()
+    app_ref = app_ref or _default_app(root)
+    try:
+        config = StackConfig(
+            app=app_ref, project=project, state_dir=state_dir, project_root=root,
+            faults=FaultPlan(duplicate=duplicate, reorder=reorder, fail=fail, seed=seed),
+            concurrency=concurrency, host_port=port, emulator_port=emulator_port,
+            emulator_host=emulator_host, jar=jar, idle_seconds=idle_seconds, fresh=fresh,
+        )
+    except (StackError, ValueError) as exc:
+        _fail(str(exc))
+
+    stop = threading.Event()
+    # Both set the stop flag, so shutdown runs on the main thread with nothing half-done. SIGINT is
+    # installed explicitly: a background job of a non-interactive shell inherits it ignored.
+    # A second Ctrl-C interrupts whatever is under way (a slow start, say); shutdown still runs.
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    emit = _json_printer() if json_log else None
+    stack = LocalStack(config, on_event=emit)
+    try:
+        try:
+            stack.start()
+        except (EmulatorNotFound, EmulatorError, StackError) as exc:
+            _fail(str(exc))
+        except Exception as exc:  # an app that does not import, a bundle that cannot be built
+            _fail(f"{type(exc).__name__}: {exc}")
+        if json_log:
+            _wait(stop)
+        else:
+            _live_view(stack, stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        began = time.monotonic()
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if emit:
+            emit({"event": "stopped", "stopSeconds": round(time.monotonic() - began, 2)})
+        else:
+            typer.echo(f"Stopped in {time.monotonic() - began:.1f} s; the queue is kept in {config.resolved_state_dir}.",
+                       err=True)
+
+
+def _wait(stop: threading.Event) -> None:
+    while not stop.wait(0.2):
+        pass
+
+
+def _json_printer() -> Any:
+    lock = threading.Lock()
+
+    def emit(record: dict[str, Any]) -> None:
+        line = json.dumps(record, default=str)
+        with lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    return emit
+
+
+def _live_view(stack: Any, stop: threading.Event) -> None:
+    from rich.console import Console, Group
+    from rich.live import Live
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    info = stack.info()
+    header = Text.from_markup(
+        f"[bold]onto emulate[/bold] {info['app']}  project [cyan]{info['project']}[/cyan]\n"
+        f"Firestore emulator  [green]{info['emulator']}[/green]   (FIRESTORE_EMULATOR_HOST={info['emulator']})\n"
+        f"function host       [green]{info['host']}[/green]   bundles: {info['bundles']}   faults: {info['faults']}\n"
+        f"state               {info['stateDir']}"
+        + (f"\n[yellow]recovered {info['recovered']} queued event(s) from the last run[/yellow]"
+           if info["recovered"] else "")
+        + "\nCtrl-C to stop."
+    )
+
+    def render() -> Group:
+        table = Table(expand=False)
+        width = max([len(s.name) for s in stack.specs] + [7]) + 2
+        table.add_column("trigger", no_wrap=True, min_width=width)
+        for column in ("received", "applied", "dup skipped", "superseded", "retried",
+                       "dead-lettered", "queued", "p50 ms", "p95 ms"):
+            table.add_column(column, justify="right")
+        running = stack.workers.running() if stack.workers else {}
+        queue = stack.queue
+        for name, row in stack.snapshot().items():
+            queued = queue.pending_count(name) if queue else 0
+            table.add_row(
+                ("● " if name in running else "  ") + name, str(row["received"]), str(row["applied"]),
+                str(row["duplicates"]), str(row["superseded"]), str(row["retried"]),
+                f"[red]{row['dead_lettered']}[/red]" if row["dead_lettered"] else "0", str(queued),
+                "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}",
+                "-" if row["p95_ms"] is None else f"{row['p95_ms']:.0f}",
+            )
+        return Group(header, table, Text(f"● = worker running ({len(running)})", style="dim"))
+
+    if not console.is_terminal:  # piped: the header once, a summary at the end
+        console.print(header)
+        _wait(stop)
+        console.print(render())
+        return
+    with Live(render(), console=console, refresh_per_second=4) as live:
+        while not stop.wait(0.25):
+            live.update(render())
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def demo(
+    keep: bool = typer.Option(False, "--keep", help="Keep the state folder (queue, logs) instead of removing it."),
+) -> None:
+    """Run the meeting-room example on the local stack and print what each participant sees.
+
+    Three participants; Carol changes her attendance; every participant's
+    MeetingSession view is rebuilt by the triggers, through the same bundles
+    deploy ships. Prints each view and how long the change took to reach all
+    three. Exits 0 on success; starts and stops everything it needs.
+    """
+    from onto_functions.local.demo import DemoUnavailable, run_demo
+    from onto_functions.local.emulator import EmulatorNotFound
+
+    try:
+        result = run_demo(echo=typer.echo, keep=keep)
+    except (EmulatorNotFound, DemoUnavailable) as exc:
+        _fail(str(exc))
+    except AssertionError as exc:  # a view that never came
+        _fail(f"the demo did not converge: {exc}")
+    except Exception as exc:  # everything it started is stopped by now
+        _fail(f"the demo failed: {type(exc).__name__}: {exc}")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+# --------------------------------------------------------------------------- invoke
+
+
+def invoke(
+    trigger: str = typer.Argument(..., help="The trigger (function name) to send the event to, e.g. ticket-refresh-meeting."),
+    path: str = typer.Option(..., "--path", help="The document the event is about, e.g. tickets/t1."),
+    before: Optional[str] = typer.Option(None, "--before", help="The document before the change, as JSON (omit: created)."),
+    after: Optional[str] = typer.Option(None, "--after", help="The document after the change, as JSON (omit: deleted)."),
+    project: Optional[str] = typer.Option(None, "--project", help="Which running stack (default: the only one here)."),
+    wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for the outcome (0: queue it and return)."),
+) -> None:
+    """Send one synthetic event to a trigger of the running `onto emulate`, for debugging a handler.
+
+    The event goes through the host's queue and the trigger's worker like an
+    emulator event (faults included), and the command prints the outcome:
+    applied, duplicate, superseded, failed (with the error) or dead_lettered.
+
+      onto invoke ticket-refresh-meeting --path tickets/t1 --after '{"attendance": true}'
+    """
+    import urllib.error
+    import urllib.request
+
+    from onto_functions.local.stack import StackError, find_running_stack
+
+    docs = {}
+    for name, text in (("before", before), ("after", after)):
+        if text is not None:
+            try:
+                docs[name] = json.loads(text)
+            except ValueError as exc:
+                _fail(f"--{name} is not JSON: {exc}")
+            if not isinstance(docs[name], dict):
+                _fail(f"--{name} must be a JSON object (the document's fields), got {text!r}")
+    if not docs:
+        _fail("give --after (a created or updated document), --before (a deleted one), or both")
+    try:
+        info = find_running_stack(project, _project_root())
+    except StackError as exc:
+        _fail(str(exc))
+    if trigger not in info.get("triggers", {}):
+        _fail(f"no trigger {trigger!r} in the running stack; its triggers: {', '.join(sorted(info['triggers']))}")
+    payload = {"trigger": trigger, "document": path.strip("/"), **docs, "wait": wait or None}
+    request = urllib.request.Request(f"http://{info['host']}/onto/invoke", data=json.dumps(payload).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=wait + 10) as resp:
+            result = json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        _fail(f"the host refused the event ({err.code}): {err.read().decode(errors='replace')}")
+    except OSError as exc:
+        _fail(f"cannot reach the function host at {info['host']}: {exc}")
+    typer.echo(json.dumps(result, indent=2))
+    if result.get("event") == "dead_lettered" or result.get("outcome") in ("failed", "dead_lettered"):
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _project_root() -> Path:
+    try:
+        from onto_functions.deploy.project import find_project_root
+
+        return find_project_root(Path.cwd())
+    except Exception:
+        return Path.cwd()
+
+
+def _default_app(root: Path) -> str:
+    try:
+        from onto_functions.deploy.project import load_project
+
+        app = load_project(root).app
+    except Exception:
+        app = None
+    if not app:
+        _fail("no APP given and no [tool.onto] app in pyproject.toml: run `onto emulate package.module`")
+    return app  # type: ignore[return-value]
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(2)

@@ -1,0 +1,328 @@
+"""The local stack as a user drives it: `onto demo`, `onto emulate` in a subprocess, the `onto_stack` fixture.
+
+The apps under test (emulator_tests/apps/counter.py, paced.py) are copied
+into a throwaway project folder first: deploy's bundler never ships files
+from a tests folder, and the stack runs exactly the bundles deploy builds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from onto_functions import ledger
+from onto_functions.local.emulator import FirestoreEmulator, emulator_client
+from onto_functions.local.workers import free_port
+from onto_functions.testing import wait_for
+from onto_functions.testing.stack import onto_stack  # noqa: F401 - the fixture under test
+
+REPO = Path(__file__).resolve().parents[1]
+ONTO = str(Path(sys.executable).with_name("onto"))
+APPS = Path(__file__).resolve().parent / "apps"
+
+
+@pytest.fixture(scope="session")
+def app_root(tmp_path_factory) -> Path:
+    """A project folder holding the test apps as the package `stackapps`."""
+    root = tmp_path_factory.mktemp("project")
+    package = root / "stackapps"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""Test apps for the local stack."""\n')
+    for name in ("counter.py", "paced.py"):
+        shutil.copy(APPS / name, package / name)
+    return root
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purpose
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def processes_under(path: Path) -> str:
+    """Processes whose command line names `path` (workers serve bundles from the state dir)."""
+    return subprocess.run(["pgrep", "-af", str(path)], capture_output=True, text=True).stdout
+
+
+def marks(db, trigger: str) -> list[dict]:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    return [s.to_dict() for s in db.collection(ledger.LEDGER).where(filter=FieldFilter("trigger", "==", trigger)).get()]
+
+
+class Emulate:
+    """`onto emulate ... --json` in a subprocess; its JSON event log collected by a reader thread."""
+
+    def __init__(self, args: list[str], cwd: Path, log: Path) -> None:
+        self.records: list[dict[str, Any]] = []
+        self._stderr = open(log, "wb")
+        self.log = log
+        self.proc = subprocess.Popen([ONTO, "emulate", *args, "--json"], cwd=cwd, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, stdin=subprocess.DEVNULL)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                self.records.append(json.loads(line))
+            except ValueError:
+                pass
+
+    def of(self, event: str, trigger: str | None = None) -> list[dict[str, Any]]:
+        return [r for r in list(self.records) if r.get("event") == event and trigger in (None, r.get("trigger"))]
+
+    def wait(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+        try:
+            return wait_for(predicate, timeout=timeout, message=what)
+        except AssertionError:
+            raise AssertionError(f"{what}; exit code {self.proc.poll()}; stderr:\n{self.log.read_text()[-3000:]}")
+
+    def ready(self, timeout: float = 90) -> dict[str, Any]:
+        return self.wait(lambda: (self.of("ready") or [None])[0] or (self.proc.poll() is not None and {"exited": True}),
+                         timeout, "onto emulate to report ready")
+
+    def worker_pids(self) -> list[int]:
+        return [r["pid"] for r in self.of("worker_started") if r.get("pid")]
+
+    def terminate(self, timeout: float = 60, signum: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(signum)
+        try:
+            code = self.proc.wait(timeout)
+        finally:
+            self._reader.join(5)
+            self._stderr.close()
+        return code
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(30)
+        self._reader.join(5)
+        self._stderr.close()
+
+
+# --------------------------------------------------------------------------- onto demo
+
+
+def test_onto_demo_shows_every_participant_the_change_and_cleans_up():
+    began = time.monotonic()
+    proc = subprocess.run([ONTO, "demo"], cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    for uid in ("alice", "bob", "carol"):
+        assert f"users/{uid}/meetingSessions/standup: attending=['Alice Ng', 'Bob Ortiz', 'Carol Diaz'] (3)" in out
+    assert "all three views showed it after" in out and "0 dead-lettered" in out
+    project = out.split("(project ", 1)[1].split(")", 1)[0]
+    state = out.split("state: ", 1)[1].split()[0]
+    assert not Path(state).exists()
+    leftovers = subprocess.run(["pgrep", "-f", f"{project}|{state}"], capture_output=True, text=True).stdout
+    assert leftovers == "", f"processes left behind: {leftovers}"
+    assert time.monotonic() - began < 120
+
+
+# --------------------------------------------------------------------------- faults, invoke, shutdown
+
+
+def test_500_events_under_faults_give_the_clean_views_once_each(app_root, tmp_path):
+    project = f"demo-faults-{uuid.uuid4().hex[:8]}"
+    stack = Emulate(["stackapps.counter", "--project", project, "--duplicate", "0.3", "--reorder", "0.2",
+                     "--fail", "0.1", "--seed", "7"], app_root, tmp_path / "emulate.log")
+    try:
+        ready = stack.ready()
+        assert ready.get("event") == "ready", ready
+        db = emulator_client(project, ready["emulator"])
+        # 250 updates over 10 documents (a late one must never regress a view) and 250 creates
+        # counted into 10 tallies (a duplicate applied twice would show as a wrong count).
+        written_state: dict[str, str] = {}
+        totals: dict[str, int] = {}
+        for i in range(250):
+            doc = f"d{i % 10}"
+            db.document(f"docs/{doc}").set({"state": f"s{i}"})
+            written_state[doc] = f"s{i}"
+            target = f"t{i % 10}"
+            db.document(f"hits/h{i}").set({"target": target, "amount": i % 7 + 1})
+            totals[target] = totals.get(target, 0) + i % 7 + 1
+
+        def views_match() -> bool:
+            latest = {s.id: s.to_dict().get("state") for s in db.collection("latest").get()}
+            tallies = {s.id: s.to_dict() for s in db.collection("tallies").get()}
+            return latest == written_state and all(
+                tallies.get(t, {}).get("count") == 25 and tallies[t]["total"] == totals[t] for t in totals)
+
+        stack.wait(views_match, 180, "every view to equal the clean run's")
+        for tally in db.collection("tallies").get():
+            ids = tally.to_dict()["eventIds"]
+            assert len(ids) == len(set(ids)) == 25
+        for trigger in ("latest-mirror", "tally-count-created"):
+            received = {r["eventId"] for r in stack.of("received", trigger)}
+            assert len(received) == 250, trigger
+            recorded = stack.wait(lambda t=trigger: (m := marks(db, t)) and len(m) >= 250 and m, 60,
+                                  f"250 ledger marks of {trigger}")
+            assert sorted(m["eventId"] for m in recorded) == sorted(received)  # each event once
+        assert list(db.collection(ledger.DEAD_LETTERS).get()) == []
+        assert stack.of("dead_lettered") == []
+        # the faults did happen, and were absorbed
+        assert stack.of("duplicated") and [r for r in stack.of("retry") if r.get("injected")]
+        assert [r for r in stack.of("received") if r.get("heldBackMs")]
+        answers = stack.of("delivered") + [r for r in stack.of("retry") if r.get("injected")]
+        effects = [(r["trigger"], r["eventId"]) for r in answers if r["outcome"] in ("applied", "superseded")]
+        assert len(effects) == len(set(effects)) == 500  # every event committed exactly once
+        assert sum(r["outcome"] == "duplicate" for r in answers) > 20  # redeliveries, skipped by the ledger
+
+        # onto invoke: one synthetic event through the running stack
+        invoked = subprocess.run(
+            [ONTO, "invoke", "latest-mirror", "--path", "docs/invoked", "--after", '{"state": "by-invoke"}',
+             "--project", project], cwd=app_root, capture_output=True, text=True, timeout=90)
+        assert invoked.returncode == 0, invoked.stdout + invoked.stderr
+        assert json.loads(invoked.stdout)["outcome"] in ("applied", "duplicate")
+        assert db.document("latest/invoked").get().to_dict()["state"] == "by-invoke"
+        db.close()
+    except BaseException:
+        stack.kill()
+        raise
+    workers = stack.worker_pids()
+    assert workers
+    assert stack.terminate() == 0
+    assert stack.of("stopped")
+    for pid in [ready["emulatorPid"], *workers]:
+        assert not alive(pid), f"process {pid} outlived onto emulate"
+    assert processes_under(Path(ready["stateDir"])) == ""  # gunicorn's forked workers included
+
+
+# --------------------------------------------------------------------------- crash recovery
+
+
+def test_sigkill_of_the_host_mid_stream_loses_no_acknowledged_event(app_root, tmp_path):
+    project = f"demo-kill-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    args = ["stackapps.paced", "--project", project, "--port", str(port), "--concurrency", "1"]
+    with FirestoreEmulator(project=project, functions_emulator=f"127.0.0.1:{port}") as emulator:
+        first = Emulate([*args, "--emulator-host", emulator.host], app_root, tmp_path / "first.log")
+        try:
+            first.ready()
+            db = emulator_client(project, emulator.host)
+            stop_writing = threading.Event()
+
+            def write() -> None:
+                for i in range(60):
+                    if stop_writing.is_set():
+                        return
+                    db.document(f"paced/p{i}").set({"n": i, "sleep": 0.05})
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            first.wait(lambda: len(first.of("delivered")) >= 3, 60, "a few deliveries before the kill")
+        except BaseException:
+            first.kill()
+            raise
+        first.kill()  # SIGKILL, mid-stream: the writer is still writing
+        stop_writing.set()
+        writer.join(30)
+        # the workers (gunicorn master and its forked worker) die with their host: parent-death signal
+        state_dir = app_root / ".onto" / "emulate" / project
+        wait_for(lambda: processes_under(state_dir) == "", timeout=15, message="the workers to die with the host")
+
+        queue_file = state_dir / "queue.sqlite"
+        with sqlite3.connect(queue_file) as conn:
+            rows = conn.execute("SELECT event_id, state FROM events WHERE copy_of IS NULL").fetchall()
+        acknowledged = {event_id for event_id, _ in rows}
+        pending = [event_id for event_id, state in rows if state == "pending"]
+        assert acknowledged and pending, "the kill should leave accepted but undelivered events"
+
+        second = Emulate(args + ["--emulator-host", emulator.host], app_root, tmp_path / "second.log")
+        try:
+            second.ready()
+            assert second.of("recovered")[0]["pending"] == len(pending)
+
+            def all_applied() -> bool:
+                return acknowledged <= {m["eventId"] for m in marks(db, "paced-apply")}
+
+            second.wait(all_applied, 120, f"all {len(acknowledged)} acknowledged events in the ledger")
+            with sqlite3.connect(queue_file) as conn:
+                left = conn.execute("SELECT COUNT(*) FROM events WHERE state != 'done'").fetchone()[0]
+            assert left == 0
+            db.close()
+        finally:
+            assert second.terminate(signum=signal.SIGINT) == 0  # Ctrl-C
+        assert second.of("stopped")
+        assert processes_under(state_dir) == ""
+
+
+# --------------------------------------------------------------------------- the fixture
+
+
+def test_failing_trigger_is_retried_then_dead_lettered_while_others_flow(onto_stack, app_root):
+    stack = onto_stack("stackapps.counter", project_root=app_root, retry_delay=2.0)
+    db = stack.client()
+    for i in range(3):
+        db.document(f"broken/b{i}").set({"n": i})
+    for i in range(20):  # one tally each: contention on one hot document is the executor's topic, not this one
+        db.document(f"hits/h{i}").set({"target": f"t{i}"})
+    wait_for(lambda: len(db.collection("tallies").get()) == 20, timeout=60, message="the healthy trigger's tallies")
+    flowing_done = time.time()
+    dead = wait_for(lambda: (d := list(db.collection(ledger.DEAD_LETTERS).get())) and len(d) == 3 and d,
+                    timeout=60, message="three dead letters")
+    for letter in dead:
+        data = letter.to_dict()
+        assert data["trigger"] == "broken-explode" and data["attempts"] == 3
+        assert "handler bug" in data["error"]
+        assert data["deadLetteredAt"].timestamp() > flowing_done  # the others did not wait for it
+    stack.wait_idle(timeout=30)
+    stats = stack.snapshot()
+    assert stats["broken-explode"]["dead_lettered"] == 3 and stats["broken-explode"]["retried"] == 6
+    assert stats["tally-count-created"]["applied"] == 20 and stats["tally-count-created"]["retried"] == 0
+
+
+def test_a_slow_handler_does_not_hold_back_another_trigger(onto_stack, app_root):
+    stack = onto_stack("stackapps.paced", project_root=app_root, concurrency=2)
+    db = stack.client()
+    db.document("paced/warm").set({"n": 0, "sleep": 0})  # both workers started: cold starts are not the topic
+    db.document("quick/warm").set({"n": 0})
+    wait_for(lambda: db.document("paced_views/warm").get().exists and db.document("quick_views/warm").get().exists,
+             timeout=60, message="both workers warm")
+    for i in range(4):  # 4 slow events, 2 at a time: the last ones wait ~2 x 5 s
+        db.document(f"paced/s{i}").set({"n": i, "sleep": 5})
+    written = time.monotonic()
+    for i in range(5):
+        db.document(f"quick/q{i}").set({"n": i})
+    # behind the slow ones, the quick views would need at least 5 s
+    wait_for(lambda: len(db.collection("quick_views").get()) == 6, timeout=4.5, message="the quick views")
+    took = time.monotonic() - written
+    slow_done = len(db.collection("paced_views").get()) - 1
+    assert slow_done == 0, f"{slow_done} slow views done before the quick ones ({took:.1f} s)"
+
+
+# --------------------------------------------------------------------------- errors that teach
+
+
+@pytest.mark.parametrize("env, args, expected", [
+    ({"ONTO_FIRESTORE_EMULATOR_JAR": "/nonexistent/emulator.jar"}, [],
+     ["ONTO_FIRESTORE_EMULATOR_JAR='/nonexistent/emulator.jar' is not a file", "gcloud components install"]),
+    ({"PATH": "/nonexistent", "JAVA_HOME": ""}, [], ["java not found", "Install a JDK or set JAVA_HOME"]),
+    ({}, ["--project", "my-prod"], ["must start with 'demo-'", "--project demo-my-prod"]),
+])
+def test_emulate_explains_what_is_missing_and_how_to_fix_it(app_root, tmp_path, env, args, expected):
+    proc = subprocess.run([ONTO, "emulate", "stackapps.counter", "--state-dir", str(tmp_path), *args],
+                          cwd=app_root, env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    message = " ".join(proc.stderr.split())
+    for text in expected:
+        assert text in message

@@ -1,0 +1,342 @@
+"""The local stack: Firestore emulator + function host + trigger registration, as one object.
+
+`onto emulate`, `onto demo`, `onto invoke` and the pytest fixture all use
+`LocalStack`; nothing else wires these parts together.
+
+    with LocalStack(StackConfig(app="examples.meeting_room.main")) as stack:
+        db = stack.client()
+        ...write documents, poll the views...
+
+Start order, and why:
+1. discover the app's triggers and build the bundles deploy would ship (a
+   broken app fails here, before any process starts);
+2. open the durable queue of the state dir (`.onto/emulate/<project>/`),
+   keeping what a previous run left pending;
+3. start the emulator (or attach to a running one) delivering to the host's port;
+4. serve the host's HTTP front, register every trigger (v2, full bodies);
+5. start the dispatcher: pending events of an earlier run go out first.
+
+Stop is the reverse, and leaves the queue file: an event accepted but not
+delivered is delivered by the next start with the same state dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ..discovery import discover
+from ..spec import TriggerSpec
+from .emulator import MAIN_CLASS, FirestoreEmulator, emulator_client, register_trigger
+from .faults import FaultPlan, Faults
+from .host import Backoff, EventLog, FunctionHost, HostServer
+from .queue import DurableQueue
+from .stats import Stats
+from .workers import WorkerPool, build_worker_bundles, free_port, spawner, worker_env
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+    from .receiver import Receiver
+
+DEFAULT_PROJECT = "demo-onto"
+STATE_ROOT = Path(".onto") / "emulate"
+STACK_FILE = "stack.json"
+
+
+class StackError(RuntimeError):
+    """The stack cannot start as configured; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything `onto emulate` takes as options; defaults are what a user gets with no flags."""
+
+    app: str
+    project: str = DEFAULT_PROJECT
+    state_dir: Path | None = None  # default: <project_root>/.onto/emulate/<project>
+    project_root: Path = field(default_factory=Path.cwd)
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    concurrency: int = 4  # deliveries in flight per trigger (and threads per worker)
+    host_port: int = 0  # 0: a free loopback port
+    emulator_port: int = 0
+    emulator_host: str | None = None  # attach to a running emulator (it must deliver to host_port)
+    jar: Path | None = None
+    idle_seconds: float = 300.0  # stop a worker idle this long
+    backoff: Backoff = field(default_factory=Backoff)
+    host_extra_attempts: int = 5
+    fresh: bool = False  # drop the queue a previous run left behind
+    prestart: bool = False  # start every trigger's worker at once instead of on its first event
+
+    def __post_init__(self) -> None:
+        if not self.project.startswith("demo-"):
+            raise StackError(
+                f"project {self.project!r} must start with 'demo-': the local stack never touches a real "
+                f"project (a 'demo-' id is one the emulator knows cannot exist). Try --project demo-{self.project}"
+            )
+        if self.concurrency < 1:
+            raise StackError(f"--concurrency must be at least 1, got {self.concurrency}")
+
+    @property
+    def resolved_state_dir(self) -> Path:
+        return Path(self.state_dir) if self.state_dir else self.project_root / STATE_ROOT / self.project
+
+
+class _OwnedEmulator(FirestoreEmulator):
+    """The emulator, spawned like a worker: own session, and killed with the host even by SIGKILL."""
+
+    def _spawn(self, java: Path, jar: Path) -> None:
+        cmd = [
+            str(java), *self.jvm_args, "-cp", str(jar), MAIN_CLASS, "start",
+            "--host=127.0.0.1", f"--port={self.port}", f"--project_id={self.project}",
+        ]
+        if self.functions_emulator:
+            cmd.append(f"--functions_emulator={self.functions_emulator}")
+        assert self.log_path is not None and self._log_dir is not None
+        with open(self.log_path, "wb") as log:
+            self._proc = spawner.popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       cwd=self._log_dir)
+
+
+class LocalStack:
+    """Emulator, function host and workers for one app and one project."""
+
+    def __init__(self, config: StackConfig, *, on_event: EventLog | None = None,
+                 receiver: "Receiver | None" = None) -> None:
+        self.config = config
+        self.on_event = on_event
+        self.receiver = receiver  # deliver through an existing Receiver instead of an own HTTP front
+        self.specs: list[TriggerSpec] = []
+        self.emulator: FirestoreEmulator | None = None
+        self.emulator_host = config.emulator_host or ""
+        self.queue: DurableQueue | None = None
+        self.workers: WorkerPool | None = None
+        self.host: FunctionHost | None = None
+        self.server: HostServer | None = None
+        self.stats = Stats()
+        self.host_address = ""
+        self.bundle_kind = ""
+        self.started_at = 0.0
+        self.startup_seconds: float | None = None
+        self._client: Any = None
+
+    @property
+    def project(self) -> str:
+        return self.config.project
+
+    @property
+    def state_dir(self) -> Path:
+        return self.config.resolved_state_dir
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> LocalStack:
+        began = time.monotonic()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        self.started_at = time.time()
+        self.startup_seconds = time.monotonic() - began
+        self._write_stack_file()
+        self._emit({"event": "ready", **self.info()})
+        return self
+
+    def _start(self) -> None:
+        cfg = self.config
+        if cfg.emulator_host and not cfg.host_port and self.receiver is None:
+            raise StackError(
+                "attaching to a running emulator (--emulator-host) needs --port: the emulator was started "
+                "with --functions_emulator=127.0.0.1:PORT and delivers there, so the host must listen on it"
+            )
+        root = str(cfg.project_root.resolve())
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        self.specs = discover(cfg.app)
+        state = self.state_dir
+        state.mkdir(parents=True, exist_ok=True)
+        if cfg.fresh:
+            for suffix in ("", "-wal", "-shm"):
+                (state / f"queue.sqlite{suffix}").unlink(missing_ok=True)
+        self.queue = DurableQueue(state / "queue.sqlite")
+        self.queue.forget_finished(older_than=time.time() - 24 * 3600)  # pending rows are never dropped
+        bundle_dir = state / "bundles"
+        shutil.rmtree(bundle_dir, ignore_errors=True)
+        bundles = build_worker_bundles(cfg.app, self.specs, bundle_dir, project_root=cfg.project_root)
+        self.specs = [b.spec for b in bundles]  # as deploy sees them (project defaults applied)
+        self.bundle_kind = bundles[0].generated_by if bundles else ""
+
+        port = cfg.host_port or (0 if self.receiver else free_port())
+        if not cfg.emulator_host:
+            self.emulator = _OwnedEmulator(port=cfg.emulator_port, project=cfg.project,
+                                           functions_emulator=f"127.0.0.1:{port}", jar=cfg.jar,
+                                           log_dir=state / "logs")
+            self.emulator.start()
+            self.emulator_host = self.emulator.host
+
+        self.stats = Stats(s.name for s in self.specs)
+        self.workers = WorkerPool(
+            bundles, env=worker_env(emulator_host=self.emulator_host, project=cfg.project,
+                                    concurrency=cfg.concurrency),
+            log_dir=state / "logs", idle_seconds=cfg.idle_seconds,
+            on_start=lambda w: self._emit({"event": "worker_started", "trigger": w.name, "pid": w.proc.pid
+                                           if w.proc else None, "startupMs": round((w.startup_seconds or 0) * 1000)}),
+        )
+        self.host = FunctionHost(self.specs, self.queue, self.workers, faults=Faults(cfg.faults), stats=self.stats,
+                                 concurrency=cfg.concurrency, backoff=cfg.backoff,
+                                 host_extra_attempts=cfg.host_extra_attempts, on_event=self.on_event)
+        if self.receiver is not None:
+            for spec in self.specs:
+                self.receiver.register(spec.name, lambda h, b, n=spec.name: self.host.accept(n, h, b))  # type: ignore[union-attr]
+            self.host_address = self.receiver.host
+        else:
+            self.server = HostServer(self.host, cfg.project, port).start()
+            self.host_address = self.server.address
+        for spec in self.specs:
+            register_trigger(self.emulator_host, cfg.project, spec.name, spec.event_type, spec.document,
+                             database=spec.options.database, namespace=spec.options.namespace)
+        self.host.start()
+        if cfg.prestart:
+            self.prestart_workers()
+
+    def prestart_workers(self) -> None:
+        """Start every trigger's worker now, in parallel (for small apps and demos: no cold first event)."""
+        import threading
+
+        workers = self.workers
+        assert workers is not None
+
+        def start(name: str) -> None:
+            try:
+                workers.release(workers.acquire(name))
+            except Exception as exc:  # the first event will try again and report it
+                self._emit({"event": "worker_failed", "trigger": name, "error": str(exc)[:1000]})
+
+        threads = [threading.Thread(target=start, args=(s.name,)) for s in self.specs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def stop(self) -> None:
+        """Stop everything this stack started; the queue file stays. Safe to call twice."""
+        if self.receiver is not None:
+            for spec in self.specs:
+                self.receiver.unregister(spec.name)
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if self.host is not None:
+            self.host.stop()
+        if self.workers is not None:
+            self.workers.close()
+        if self.host is not None:
+            self.host.join()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+        if self.queue is not None:
+            self.queue.close()
+            self.queue = None
+        stack_file = self.state_dir / STACK_FILE
+        try:
+            if json.loads(stack_file.read_text()).get("pid") == os.getpid():
+                stack_file.unlink()
+        except (OSError, ValueError):
+            pass
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ use
+
+    def client(self) -> "firestore.Client":
+        """A Firestore client on the stack's emulator and project (kept; closed by stop())."""
+        if self._client is None:
+            self._client = emulator_client(self.project, self.emulator_host)
+        return self._client
+
+    def invoke(self, trigger: str, document: str, *, before: Mapping[str, Any] | None = None,
+               after: Mapping[str, Any] | None = None, wait: float | None = 30.0) -> dict[str, Any]:
+        """One synthetic event through the queue to `trigger`; with `wait`, the delivery's record."""
+        return self._running_host().invoke(trigger, document, project=self.project, before=before,
+                                           after=after, wait=wait)
+
+    def wait_idle(self, timeout: float = 60.0, settle: float = 0.0) -> bool:
+        return self._running_host().wait_idle(timeout, settle)
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        return self.stats.snapshot()
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(), "project": self.project, "app": self.config.app,
+            "emulator": self.emulator_host, "emulatorPid": self.emulator.pid if self.emulator else None,
+            "host": self.host_address, "stateDir": str(self.state_dir),
+            "triggers": {s.name: {"kind": s.kind.value, "document": s.document} for s in self.specs},
+            "faults": self.config.faults.describe(), "seed": self.config.faults.seed,
+            "recovered": self.queue.recovered if self.queue else 0, "bundles": self.bundle_kind,
+        }
+
+    def _running_host(self) -> FunctionHost:
+        if self.host is None:
+            raise StackError("the stack is not started: call start() or use it as a context manager")
+        return self.host
+
+    def _write_stack_file(self) -> None:
+        path = self.state_dir / STACK_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.info(), indent=2))
+        tmp.replace(path)
+
+    def _emit(self, record: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event({"time": round(time.time(), 3), **record})
+
+
+def find_running_stack(project: str | None = None, root: Path | None = None) -> dict[str, Any]:
+    """The stack.json of a running `onto emulate` under `root` (the cwd), for `onto invoke`."""
+    base = (root or Path.cwd()) / STATE_ROOT
+    candidates = [base / project / STACK_FILE] if project else sorted(base.glob(f"*/{STACK_FILE}"))
+    running = []
+    for path in candidates:
+        try:
+            info = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(int(info.get("pid", 0))):
+            running.append(info)
+    if not running:
+        where = base / (project or "*") / STACK_FILE
+        raise StackError(f"no running `onto emulate` found ({where}); start one in this folder first")
+    if len(running) > 1:
+        names = ", ".join(i["project"] for i in running)
+        raise StackError(f"several stacks are running ({names}); pick one with --project")
+    return running[0]
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+

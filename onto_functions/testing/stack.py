@@ -1,0 +1,79 @@
+"""The `onto_stack` pytest fixture: your app on the local stack, in this test's own project.
+
+    from onto_functions.testing import wait_for
+
+    def test_attendance_reaches_every_view(onto_stack):
+        stack = onto_stack("myapp.main")            # or onto_stack("myapp.main", fail=0.2, seed=1)
+        db = stack.client()
+        db.document("tickets/t1").set({...})
+        wait_for(lambda: db.document("users/u1/sessions/m1").get().exists, timeout=30)
+
+What runs is what `onto emulate` runs: every trigger registered with the
+emulator, events stored by the durable host, each trigger's deploy bundle
+served by its own functions-framework worker (started on its first event),
+the executor's ledger making each effect happen once. Faults (duplicate,
+reorder, fail) are off unless asked for.
+
+When the session's emulator was started by the plugin, the stack shares it
+(events reach the host through the session's receiver) and `db` is a client
+of the same project; with an external $FIRESTORE_EMULATOR_HOST the stack
+starts its own emulator, so use `stack.client()`.
+
+Enable it with `pytest_plugins = ["onto_functions.testing.stack"]` in a
+conftest (or import `onto_stack` into the test module).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from onto_functions.local.faults import FaultPlan
+from onto_functions.local.host import Backoff
+from onto_functions.local.stack import LocalStack, StackConfig
+from onto_functions.testing.plugin import EmulatorHandle  # its fixtures come with the onto_functions plugin
+
+__all__ = ["onto_stack"]
+
+StartStack = Callable[..., LocalStack]
+
+
+@pytest.fixture
+def onto_stack(
+    firestore_emulator: EmulatorHandle, event_receiver: Any, project_id: str, tmp_path: Path
+) -> Iterator[StartStack]:
+    """A function that starts the local stack for an app: `onto_stack(app, *, project_root=None,
+    duplicate=0, reorder=0, fail=0, seed=None, concurrency=4, retry_delay=0.2)`; stopped after the test."""
+    started: list[LocalStack] = []
+
+    def start(
+        app: str,
+        *,
+        project_root: Path | str | None = None,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        fail: float = 0.0,
+        seed: int | None = None,
+        concurrency: int = 4,
+        retry_delay: float = 0.2,
+    ) -> LocalStack:
+        shared = firestore_emulator.started_here and firestore_emulator.functions_emulator == event_receiver.host
+        config = StackConfig(
+            app=app,
+            project=project_id if not started else f"{project_id}-{len(started)}",
+            state_dir=tmp_path / f"onto-stack-{len(started)}",
+            project_root=Path(project_root) if project_root else Path.cwd(),
+            faults=FaultPlan(duplicate=duplicate, reorder=reorder, fail=fail, seed=seed),
+            concurrency=concurrency,
+            emulator_host=firestore_emulator.host if shared else None,
+            backoff=Backoff(base=retry_delay),
+        )
+        stack = LocalStack(config, receiver=event_receiver if shared else None)
+        started.append(stack)
+        return stack.start()
+
+    yield start
+    for stack in reversed(started):
+        stack.stop()
