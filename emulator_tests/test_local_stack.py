@@ -26,7 +26,6 @@ from onto_functions import ledger
 from onto_functions.local.emulator import FirestoreEmulator, emulator_client
 from onto_functions.local.workers import free_port
 from onto_functions.testing import wait_for
-from onto_functions.testing.stack import onto_stack  # noqa: F401 - the fixture under test
 
 REPO = Path(__file__).resolve().parents[1]
 ONTO = str(Path(sys.executable).with_name("onto"))

@@ -38,7 +38,7 @@ from typing import Any, Callable
 from . import ledger
 from .change import Change
 from .events import DocumentEvent
-from .mediator import Mediator, Source
+from .mediator import Mediator
 from .models import SchemaError
 from .spec import EventKind, Mode, TriggerSpec
 from .store import Store, write_retry

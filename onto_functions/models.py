@@ -10,16 +10,13 @@ not, so that handlers and tests use one API.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, TypeVar
+from typing import Any, ClassVar, Mapping, TypeVar
 
 from marshmallow import INCLUDE, Schema, ValidationError
 from marshmallow.fields import Field
 
 from .paths import PathTemplate
 from .values import DocRef
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .store import Store
 
 M = TypeVar("M", bound="Model")
 _MISSING = object()

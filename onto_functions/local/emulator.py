@@ -25,6 +25,8 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .children import spawner
+
 if TYPE_CHECKING:  # google-cloud-firestore is heavy; import it only when a client is made.
     from google.cloud import firestore
 
@@ -257,11 +259,11 @@ class FirestoreEmulator:
             cmd.append(f"--functions_emulator={self.functions_emulator}")
         assert self.log_path is not None and self._log_dir is not None
         with open(self.log_path, "wb") as log:
-            # Own session = own process group, so stop() can kill everything it spawned.
+            # Own session (stop() kills the whole group) and a parent-death signal,
+            # so not even a SIGKILLed parent leaves a java behind.
             # cwd = the temp dir, so any debug log the emulator writes lands there.
-            self._proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self._log_dir, start_new_session=True,
+            self._proc = spawner.popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self._log_dir,
             )
 
     def _wait_ready(self, began: float) -> None:

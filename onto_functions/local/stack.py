@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,12 +33,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..discovery import discover
 from ..spec import TriggerSpec
-from .emulator import MAIN_CLASS, FirestoreEmulator, emulator_client, register_trigger
+from .emulator import FirestoreEmulator, emulator_client, register_trigger
 from .faults import FaultPlan, Faults
 from .host import Backoff, EventLog, FunctionHost, HostServer
 from .queue import DurableQueue
 from .stats import Stats
-from .workers import WorkerPool, build_worker_bundles, free_port, spawner, worker_env
+from .workers import WorkerPool, build_worker_bundles, free_port, worker_env
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -87,22 +86,6 @@ class StackConfig:
     @property
     def resolved_state_dir(self) -> Path:
         return Path(self.state_dir) if self.state_dir else self.project_root / STATE_ROOT / self.project
-
-
-class _OwnedEmulator(FirestoreEmulator):
-    """The emulator, spawned like a worker: own session, and killed with the host even by SIGKILL."""
-
-    def _spawn(self, java: Path, jar: Path) -> None:
-        cmd = [
-            str(java), *self.jvm_args, "-cp", str(jar), MAIN_CLASS, "start",
-            "--host=127.0.0.1", f"--port={self.port}", f"--project_id={self.project}",
-        ]
-        if self.functions_emulator:
-            cmd.append(f"--functions_emulator={self.functions_emulator}")
-        assert self.log_path is not None and self._log_dir is not None
-        with open(self.log_path, "wb") as log:
-            self._proc = spawner.popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       cwd=self._log_dir)
 
 
 class LocalStack:
@@ -176,7 +159,7 @@ class LocalStack:
 
         port = cfg.host_port or (0 if self.receiver else free_port())
         if not cfg.emulator_host:
-            self.emulator = _OwnedEmulator(port=cfg.emulator_port, project=cfg.project,
+            self.emulator = FirestoreEmulator(port=cfg.emulator_port, project=cfg.project,
                                            functions_emulator=f"127.0.0.1:{port}", jar=cfg.jar,
                                            log_dir=state / "logs")
             self.emulator.start()
