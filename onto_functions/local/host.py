@@ -30,12 +30,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Mapping, Sequence
 
 from ..events import BadEvent, decode_request, encode_cloudevent, preload
 from ..spec import TriggerSpec
 from .faults import Faults
+from .loopback import LoopbackServer
 from .queue import DurableQueue, QueuedEvent
 from .stats import Stats
 from .workers import WorkerError, WorkerPool, describe_answer
@@ -380,14 +381,13 @@ class HostServer:
         self.host = host
         self.project = project
         self.port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     @property
     def address(self) -> str:
         if self._server is None:
             raise RuntimeError("host server not started")
-        return f"127.0.0.1:{self._server.server_address[1]}"
+        return self._server.address
 
     def start(self) -> HostServer:
         front = self
@@ -440,18 +440,10 @@ class HostServer:
             def log_message(self, format: str, *args: object) -> None:
                 log.debug("host: " + format, *args)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="onto-host-http", daemon=True)
-        self._thread.start()
+        self._server = LoopbackServer(_Handler, self.port, name="onto-host-http")
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
+        if server is not None:
+            server.stop()

@@ -14,8 +14,10 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable
+
+from .loopback import LoopbackServer
 
 Handler = Callable[[dict[str, str], bytes], tuple[int, bytes]]
 """handle(headers, body) -> (status, response body). Header names are lower-cased."""
@@ -47,8 +49,7 @@ class Receiver:
         self._handlers: dict[str, Handler] = {}
         self._deliveries: list[Delivery] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # -- routing
 
@@ -94,7 +95,7 @@ class Receiver:
         """`127.0.0.1:PORT`, the form `--functions_emulator` takes."""
         if self._server is None:
             raise RuntimeError("receiver not started")
-        return f"127.0.0.1:{self._server.server_address[1]}"
+        return self._server.address
 
     def start(self) -> Receiver:
         if self._server is not None:
@@ -116,25 +117,14 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:
                 log.debug("receiver: " + format, *args)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _RequestHandler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name=f"onto-receiver-{self.host}", daemon=True,
-        )
-        self._thread.start()
+        self._server = LoopbackServer(_RequestHandler, name="onto-receiver")
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port. Safe to call twice."""
         server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        if server is not None:
+            server.stop()
 
     def __enter__(self) -> Receiver:
         return self.start()
