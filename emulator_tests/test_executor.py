@@ -8,7 +8,7 @@ import pytest
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from emulator_tests.apps.counter import BrokenMediator, LatestMediator, TallyMediator
-from onto_functions import ledger
+from onto_functions import Mediator, ledger, sink, source
 from onto_functions.entrypoint import TriggerFunction
 from onto_functions.events import encode_cloudevent
 from onto_functions.testing.builders import document_event
@@ -159,3 +159,20 @@ def test_dead_lettered_event_redelivered_to_a_fresh_instance_is_not_applied(db, 
     outcome = TriggerFunction(TallyMediator, CREATED).process(event)
     assert outcome.status == "dead_lettered"
     assert tally(db, "t") == {}
+
+
+def test_handler_creating_an_existing_document_fails_at_once_not_after_the_deadline(db, project_id):
+    class Creator(Mediator):
+        source = source.document("orders/{order_id}")
+        sink = sink.firestore()
+
+        @source.triggers.on_create
+        def receipt(self, change, tx):
+            tx.create_document(f"receipts/{change.params['order_id']}", {"ok": True})
+
+    db.document("receipts/o1").set({"ok": "made elsewhere"})
+    outcome = TriggerFunction(Creator, "creator-receipt").process(
+        document_event(project_id, "orders/o1", after={"n": 1}))
+    assert outcome.status == "failed"
+    assert "receipts/o1" in outcome.detail and "already exists" in outcome.detail
+    assert outcome.attempts == 1
