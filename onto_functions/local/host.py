@@ -211,7 +211,9 @@ class FunctionHost:
             if self._paused.is_set():
                 continue
             with self._wake:
-                items = self.queue.take(self._capacity)
+                # Production delivers events of one document concurrently too; the
+                # executor's watermark precondition sorts them out, so do not serialise.
+                items = self.queue.take(self._capacity, one_per_document=False)
                 for item in items:
                     self._in_flight[item.trigger] += 1
                 due = self.queue.next_due()

@@ -156,10 +156,10 @@ class DurableQueue:
         overtaken by newer ones (production promises no order either).
 
         `one_per_document`: an event whose (trigger, document) already has one
-        leased waits for it. Two deliveries for one document contend on the
-        executor's watermark, and the emulator resolves a lock conflict only
-        by a 2 s timeout; serialising them costs nothing in correctness
-        (order is still not promised: a held-back event still comes late).
+        leased waits for it. The host does not ask for it (production delivers
+        events of one document concurrently, and the executor's watermark
+        precondition resolves them); it is there for handlers in at-least-once
+        mode that want fewer races.
         """
         now = time.time() if now is None else now
         taken: list[QueuedEvent] = []
