@@ -31,7 +31,7 @@ import random
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable
 
@@ -121,7 +121,10 @@ class Executor:
         attr, self.source = type(mediator).handler_for(spec.name)
         self.handler = getattr(mediator, attr)
         self.client_for = client_for
-        self.retry = retry
+        # Give up on contention well before the platform's timeout kills the
+        # function, so the failure is counted and answered, not cut off.
+        self.retry = replace(retry, deadline_seconds=min(retry.deadline_seconds,
+                                                         0.75 * spec.options.timeout_seconds))
         self.clock = clock
         self.rng = rng or random.Random()
         self.template = self.source.pattern
