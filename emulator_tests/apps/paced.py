@@ -34,6 +34,8 @@ class PacedMediator(Mediator):
     @source.triggers.on_write
     def apply(self, change: Change[dict], tx: Store) -> None:
         data = change.after or {}
+        # The handler's own slow work (a slow API, a heavy query), not a test waiting:
+        # tests wait with wait_for's deadline.
         time.sleep(float(data.get("sleep", 0)))
         self.sink.emit(tx, PacedView(n=data.get("n")), item_id=change.params["item_id"])
 
