@@ -12,14 +12,13 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Mapping, TypeVar
 
-from marshmallow import INCLUDE, Schema, ValidationError
+from marshmallow import INCLUDE, Schema, ValidationError, missing
 from marshmallow.fields import Field
 
 from .paths import PathTemplate
 from .values import DocRef
 
 M = TypeVar("M", bound="Model")
-_MISSING = object()
 
 
 class SchemaError(ValueError):
@@ -95,7 +94,7 @@ class Model:
             else:
                 default = f.load_default
                 value = default() if callable(default) else default
-                if value is _marshmallow_missing():
+                if value is missing:
                     value = None
             setattr(self, name, value)
         self._extra: dict[str, Any] = {}
@@ -139,12 +138,6 @@ class Model:
     def __repr__(self) -> str:
         body = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items())
         return f"{type(self).__name__}({body})"
-
-
-def _marshmallow_missing() -> Any:
-    from marshmallow.utils import missing
-
-    return missing
 
 
 def _messages(exc: Exception) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -77,6 +78,11 @@ class GeoPoint:
 # ---------------------------------------------------------------- timestamps
 
 
+_RFC3339 = re.compile(
+    r"^(?P<head>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?P<fraction>\.\d+)?(?P<zone>[Zz]|[+-]\d{2}:\d{2})?$"
+)
+
+
 def parse_timestamp(text: str) -> datetime:
     """An RFC 3339 timestamp ("2024-05-06T07:08:09.123456789Z") as tz-aware UTC.
 
@@ -85,8 +91,16 @@ def parse_timestamp(text: str) -> datetime:
     """
     if not isinstance(text, str):
         raise ValueError(f"timestamp {text!r} is not a string")
+    # Python 3.10's fromisoformat takes neither "Z" nor fractions other than 3 or 6
+    # digits, so normalise both before handing over.
+    match = _RFC3339.match(text)
+    if match is None:
+        raise ValueError(f"timestamp {text!r} is not an RFC 3339 timestamp")
+    head, fraction, zone = match.group("head", "fraction", "zone")
+    fraction = "." + fraction[1:7].ljust(6, "0") if fraction else ""  # exactly 6 digits
+    zone = "+00:00" if zone in ("Z", "z") else (zone or "")
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(head + fraction + zone)
     except ValueError:
         raise ValueError(f"timestamp {text!r} is not an RFC 3339 timestamp") from None
     if parsed.tzinfo is None:
