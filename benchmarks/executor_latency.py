@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from onto_functions import Change, Mediator, Store, ViewModel, fields, sink, source
 from onto_functions.entrypoint import TriggerFunction
-from onto_functions.events import decode_request
+from onto_functions.decoding import decode_request
 from onto_functions.local.emulator import FirestoreEmulator, emulator_client, register_trigger
 from onto_functions.local.receiver import Receiver
 from onto_functions.testing import wait_for

@@ -10,7 +10,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from emulator_tests.apps.counter import BrokenMediator, LatestMediator, TallyMediator
 from onto_functions import Mediator, ledger, sink, source
 from onto_functions.entrypoint import TriggerFunction
-from onto_functions.events import encode_cloudevent
+from onto_functions.encoding import encode_cloudevent
 from onto_functions.testing.builders import document_event
 
 CREATED = "tally-count-created"

@@ -20,7 +20,8 @@ from typing import Any, Callable, Mapping
 
 from . import clients
 from .discovery import load_mediator
-from .events import BadEvent, DocumentEvent, decode_request
+from .decoding import decode_request
+from .events import BadEvent, DocumentEvent
 from .executor import Executor, Outcome, RetryPolicy
 from .mediator import Mediator
 

@@ -15,14 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from onto_functions.events import (
-    LEGACY_EVENT_TYPES,
-    BadEvent,
-    DocumentEvent,
-    Snapshot,
-    decode_request,
-    encode_cloudevent,
-)
+from onto_functions.decoding import decode_request
+from onto_functions.encoding import encode_cloudevent
+from onto_functions.events import LEGACY_EVENT_TYPES, BadEvent, DocumentEvent, Snapshot
 from onto_functions.spec import EventKind
 from onto_functions.values import (
     DocRef,

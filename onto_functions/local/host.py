@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Mapping, Sequence
 
-from ..events import BadEvent, decode_request, encode_cloudevent, preload
+from ..decoding import decode_request
+from ..encoding import encode_cloudevent
+from ..events import BadEvent, preload
 from ..spec import TriggerSpec
 from .faults import Faults
 from .loopback import LoopbackServer
