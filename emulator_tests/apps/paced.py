@@ -1,11 +1,14 @@
 """A slow trigger beside a fast one: for "a slow handler holds back only its own trigger" and
 for crash recovery (a backlog builds up behind a handler that takes its time).
 
-Each `paced/{id}` document says how long its handler sleeps (`sleep`, seconds).
+Each `paced/{id}` document says how long its handler may be held (`hold`, seconds): the
+handler waits until the test opens the gate (the document `gates/open` exists) or the
+hold runs out, so a test decides when slow work ends instead of guessing a duration.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 from onto_functions import Change, Mediator, Store, ViewModel, fields, sink, source
@@ -25,8 +28,19 @@ class QuickView(ViewModel):
     n = fields.Int(allow_none=True)
 
 
+_poll = threading.Event()  # never set: its wait() is the poll interval
+
+
+def hold_until_gate(client, seconds: float) -> None:
+    """Poll `gates/open` until it exists or `seconds` pass (a deadline, not a fixed pause)."""
+    deadline = time.monotonic() + seconds
+    gate = client.document("gates/open")
+    while time.monotonic() < deadline and not gate.get().exists:
+        _poll.wait(min(0.02, max(0.0, deadline - time.monotonic())))
+
+
 class PacedMediator(Mediator):
-    """Sleeps as long as the document asks, then copies `n`."""
+    """Held until the gate opens (at most `hold` s), then copies `n`."""
 
     source = source.document("paced/{item_id}")
     sink = sink.firestore(PacedView)
@@ -34,9 +48,7 @@ class PacedMediator(Mediator):
     @source.triggers.on_write
     def apply(self, change: Change[dict], tx: Store) -> None:
         data = change.after or {}
-        # The handler's own slow work (a slow API, a heavy query), not a test waiting:
-        # tests wait with wait_for's deadline.
-        time.sleep(float(data.get("sleep", 0)))
+        hold_until_gate(tx.client, float(data.get("hold", 0)))  # the slow work, under the test's control
         self.sink.emit(tx, PacedView(n=data.get("n")), item_id=change.params["item_id"])
 
 
