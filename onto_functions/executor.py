@@ -230,11 +230,7 @@ class Executor:
             ]
         work = UnitOfWork(client)
         self.handler(change, work)
-        try:
-            written = work.commit(guarded)
-        except Exception as exc:
-            _raise_if_handler_create_failed(exc, client, work)
-            raise
+        written = work.commit(guarded)
         if self.spec.mode is Mode.EXACTLY_ONCE and watermark_path in written:
             self.watermarks.remember(event, written[watermark_path])
         return APPLIED
@@ -333,27 +329,6 @@ class WatermarkCache:
     def forget(self, document: str) -> None:
         with self._lock:
             self._entries.pop(document, None)
-
-
-class CreateConflict(Exception):
-    """The handler created a document that already exists: its bug, not contention."""
-
-
-def _raise_if_handler_create_failed(exc: Exception, client: Any, work: UnitOfWork) -> None:
-    """Tell a handler's failed `create` apart from a lost race on the ledger mark.
-
-    Both fail the commit with AlreadyExists. Retrying a create of a document
-    that exists would only fail again until the deadline, so it is reported
-    as the handler's error at once (redelivered, then dead-lettered).
-    """
-    from google.api_core.exceptions import AlreadyExists
-
-    if not isinstance(exc, AlreadyExists):
-        return
-    creates = [w.path for w in work.writes.values() if w.op == "create" and w.path not in work.reads]
-    existing = [p for p, doc in zip(creates, Store(client).read_all(creates)) if doc is not None]
-    if existing:
-        raise CreateConflict(f"the handler creates {', '.join(existing)}, which already exists") from exc
 
 
 def _applied_order(watermark: dict[str, Any]) -> tuple[datetime, int]:

@@ -39,6 +39,10 @@ class StaleRead(Exception):
     """A document or query the handler read has changed since; re-run on fresh data."""
 
 
+class CreateConflict(Exception):
+    """The handler created a document that already exists: its bug, not contention."""
+
+
 @dataclass(frozen=True)
 class Write:
     op: str  # "set" | "merge" | "create" | "delete"
@@ -91,9 +95,30 @@ class UnitOfWork(Store):
         not exist", or `True` for none at all (a delete guarded by `None` writes
         nothing: it only asserts absence). Returns each written path's new
         update time. Raises StaleRead, or the commit's own FailedPrecondition /
-        AlreadyExists / NotFound, when a concurrent writer got there first.
+        AlreadyExists / NotFound, when a concurrent writer got there first;
+        CreateConflict when the handler created a document that already exists.
         """
-        guarded = list(guarded)
+        from google.api_core.exceptions import AlreadyExists
+
+        try:
+            return self._commit(list(guarded))
+        except AlreadyExists:
+            self._raise_if_own_create_failed()
+            raise
+
+    def _raise_if_own_create_failed(self) -> None:
+        """Tell the handler's failed `create` apart from a lost race on a guarded write.
+
+        Both fail the commit with AlreadyExists. Retrying a create of a document
+        that exists would only fail again until the deadline, so it is the
+        handler's error at once (redelivered, then dead-lettered).
+        """
+        creates = [w.path for w in self.writes.values() if w.op == "create" and w.path not in self.reads]
+        existing = [p for p, doc in zip(creates, Store(self.client).read_all(creates)) if doc is not None]
+        if existing:
+            raise CreateConflict(f"the handler creates {', '.join(existing)}, which already exists")
+
+    def _commit(self, guarded: list[tuple[Write, Any]]) -> dict[str, datetime]:
         read_only = sorted(p for p in self.reads if p not in self.writes)
         if read_only or self.queries:
             from google.cloud.firestore_v1.transaction import transactional
