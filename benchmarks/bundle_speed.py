@@ -56,11 +56,11 @@ class Tally{i}Mediator(Mediator):
     sink = sink.firestore(Tally)
 
     @source.triggers.on_write
-    def count(self, change, tx):
+    def count(self, change, store):
         hit = change.after
-        tally = tx.get_view(Tally, target=hit.target) or Tally(target=hit.target, count=0)
+        tally = store.get_view(Tally, target=hit.target) or Tally(target=hit.target, count=0)
         tally.count += 1
-        self.sink.emit(tx, tally, target=hit.target)
+        self.sink.emit(store, tally, target=hit.target)
 '''
 
 HANDWRITTEN = '''

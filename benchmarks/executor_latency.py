@@ -47,8 +47,8 @@ class MirrorMediator(Mediator):
     sink = sink.firestore(Mirror)
 
     @source.triggers.on_write
-    def mirror(self, change: Change[dict], tx: Store) -> None:
-        self.sink.emit(tx, Mirror(state=change.after["state"]), doc_id=change.params["doc_id"])
+    def mirror(self, change: Change[dict], store: Store) -> None:
+        self.sink.emit(store, Mirror(state=change.after["state"]), doc_id=change.params["doc_id"])
 
 
 class Hot(ViewModel):
@@ -63,10 +63,10 @@ class HotMediator(Mediator):
     sink = sink.firestore(Hot)
 
     @source.triggers.on_create
-    def count(self, change: Change[dict], tx: Store) -> None:
-        hot = tx.get_view(Hot, name="one") or Hot(name="one", count=0)
+    def count(self, change: Change[dict], store: Store) -> None:
+        hot = store.get_view(Hot, name="one") or Hot(name="one", count=0)
         hot.count += 1
-        self.sink.emit(tx, hot)
+        self.sink.emit(store, hot)
 
 
 def bare_handler(db_for):

@@ -60,9 +60,9 @@ class MirrorMediator(Mediator):
     sink = sink.firestore(Mirror)
 
     @source.triggers.on_write
-    def copy(self, change: Change[dict], tx: Store) -> None:
+    def copy(self, change: Change[dict], store: Store) -> None:
         data = change.after or {}
-        self.sink.emit(tx, Mirror(n=data.get("n")), doc_id=change.params["doc_id"])
+        self.sink.emit(store, Mirror(n=data.get("n")), doc_id=change.params["doc_id"])
 '''
 
 
@@ -83,8 +83,8 @@ def fifty_app(n: int = 50) -> str:
                 sink = sink.firestore(View{i})
 
                 @source.triggers.on_write
-                def copy(self, change: Change[dict], tx: Store) -> None:
-                    self.sink.emit(tx, View{i}(n=(change.after or {{}}).get("n")), doc_id=change.params["doc_id"])
+                def copy(self, change: Change[dict], store: Store) -> None:
+                    self.sink.emit(store, View{i}(n=(change.after or {{}}).get("n")), doc_id=change.params["doc_id"])
         '''))
     return "\n".join(parts)
 

@@ -24,7 +24,7 @@ EMULATE_HELP = (
     "functions-framework worker, started on the trigger's first event.\n\n"
     "The host stores every event the emulator sends in a durable queue (STATE_DIR/queue.sqlite) before it "
     "answers, then delivers it with production's semantics: at least once, retried with backoff up to the "
-    "trigger's max_attempts, then dead-lettered; a few deliveries in flight per trigger; no ordering "
+    "trigger's max_deliveries, then dead-lettered; a few deliveries in flight per trigger; no ordering "
     "promise. The executor's ledger makes each effect happen once.\n\n"
     "Stop with Ctrl-C (or SIGTERM): every process it started ends, and events not yet delivered stay "
     "queued for the next `onto emulate` with the same project.\n\n"

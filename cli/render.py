@@ -39,7 +39,7 @@ def spec_json(spec: TriggerSpec) -> dict[str, Any]:
         "options": {
             "region": o.region, "memoryMb": o.memory_mb, "timeoutSeconds": o.timeout_seconds,
             "maxInstances": o.max_instances, "minInstances": o.min_instances, "concurrency": o.concurrency,
-            "retry": o.retry, "maxAttempts": o.max_attempts, "database": o.database, "namespace": o.namespace,
+            "retry": o.retry, "maxDeliveries": o.max_deliveries, "database": o.database, "namespace": o.namespace,
         },
     }
 

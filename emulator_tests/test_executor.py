@@ -95,7 +95,7 @@ def test_twenty_events_on_one_hot_view_all_land_once(db, project_id, counter):
 
 def test_failing_handler_is_retried_then_dead_lettered(db, project_id):
     broken = TriggerFunction(BrokenMediator, "broken-explode")
-    limit = broken.spec.options.max_attempts
+    limit = broken.spec.options.max_deliveries
     event = document_event(project_id, "broken/b1", after={"x": 1})
     headers, body = encode_cloudevent(event, form="protobuf")
     answers = [broken.handle(headers, body) for _ in range(limit)]
@@ -167,8 +167,8 @@ def test_handler_creating_an_existing_document_fails_at_once_not_after_the_deadl
         sink = sink.firestore()
 
         @source.triggers.on_create
-        def receipt(self, change, tx):
-            tx.create_document(f"receipts/{change.params['order_id']}", {"ok": True})
+        def receipt(self, change, store):
+            store.create_document(f"receipts/{change.params['order_id']}", {"ok": True})
 
     db.document("receipts/o1").set({"ok": "made elsewhere"})
     outcome = TriggerFunction(Creator, "creator-receipt").process(

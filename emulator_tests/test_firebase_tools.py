@@ -63,12 +63,12 @@ class TallyMediator(Mediator):
     sink = sink.firestore(Tally)
 
     @source.triggers.on_create
-    def count(self, change: Change[Hit], tx: Store) -> None:
+    def count(self, change: Change[Hit], store: Store) -> None:
         hit = change.after
-        tally = tx.get_view(Tally, target=hit.target) or Tally(target=hit.target, count=0)
+        tally = store.get_view(Tally, target=hit.target) or Tally(target=hit.target, count=0)
         tally.count += 1
         tally.event_ids = [*tally.event_ids, change.event.id]
-        self.sink.emit(tx, tally, target=hit.target)
+        self.sink.emit(store, tally, target=hit.target)
 
 
 mediators = [TallyMediator]

@@ -22,7 +22,7 @@ from . import clients
 from .discovery import load_mediator
 from .decoding import decode_request
 from .events import BadEvent, DocumentEvent
-from .executor import Executor, Outcome, RetryPolicy
+from .executor import Executor, Outcome, ContentionPolicy
 from .mediator import Mediator
 
 log = logging.getLogger("onto_functions")
@@ -47,10 +47,10 @@ class TriggerFunction:
         trigger: str,
         *,
         client_for: Callable[[str, str], Any] = clients.client_for,
-        retry: RetryPolicy = RetryPolicy(),
+        contention: ContentionPolicy = ContentionPolicy(),
     ) -> None:
         self.spec = mediator.trigger_spec(trigger)
-        self.executor = Executor(self.spec, mediator(), client_for=client_for, retry=retry)
+        self.executor = Executor(self.spec, mediator(), client_for=client_for, contention=contention)
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> Response:
         try:
@@ -88,7 +88,7 @@ def _with_project(event: DocumentEvent) -> DocumentEvent:
     return replace(event, project=project)
 
 
-def http_function(mediator: type[Mediator], trigger: str, *, entry_point: str | None = None) -> Callable[[Any], Any]:
+def http_function(mediator: type[Mediator], trigger: str) -> Callable[[Any], Any]:
     """The function a generated main.py exposes under the entry point's name.
 
     functions-framework accepts only a real function as a target and records
@@ -99,7 +99,7 @@ def http_function(mediator: type[Mediator], trigger: str, *, entry_point: str | 
     def handle(request: Any) -> tuple[bytes, int, dict[str, str]]:
         return trigger_function(request)
 
-    handle.__name__ = handle.__qualname__ = entry_point or trigger.replace("-", "_")
+    handle.__name__ = handle.__qualname__ = trigger_function.spec.entry_point
     handle.trigger_function = trigger_function  # type: ignore[attr-defined]
     return handle
 

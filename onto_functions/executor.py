@@ -20,7 +20,7 @@ One delivery of an event runs this loop:
    fresh data after jittered exponential backoff, bounded by attempts and a
    deadline.
 4. A handler error answers non-2xx so the platform redelivers; the failed
-   delivery is counted, and at `max_attempts` the event is dead-lettered
+   delivery is counted, and at `max_deliveries` the event is dead-lettered
    (event, error, attempts) and acknowledged. Nothing is silently lost.
 """
 
@@ -79,7 +79,7 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class ContentionPolicy:
     """Bounds on one delivery's transaction attempts under contention."""
 
     max_attempts: int = 40
@@ -112,7 +112,7 @@ class Executor:
         mediator: Mediator,
         *,
         client_for: Callable[[str, str], Any],
-        retry: RetryPolicy = RetryPolicy(),
+        contention: ContentionPolicy = ContentionPolicy(),
         clock: Callable[[], datetime] = ledger.utcnow,
         rng: random.Random | None = None,
     ) -> None:
@@ -123,7 +123,7 @@ class Executor:
         self.client_for = client_for
         # Give up on contention well before the platform's timeout kills the
         # function, so the failure is counted and answered, not cut off.
-        self.retry = replace(retry, deadline_seconds=min(retry.deadline_seconds,
+        self.contention = replace(contention, deadline_seconds=min(contention.deadline_seconds,
                                                          0.75 * spec.options.timeout_seconds))
         self.clock = clock
         self.rng = rng or random.Random()
@@ -162,7 +162,7 @@ class Executor:
         return Change(event=event, before=before, after=after)
 
     def _run(self, client: Any, event: DocumentEvent, change: Change) -> Outcome:
-        policy = self.retry
+        policy = self.contention
         started = time.monotonic()
         attempt = 0
         speculate = True
@@ -267,8 +267,8 @@ class Executor:
         }, merge=True)
         attempts = int((ref.get().to_dict() or {}).get("attempts", 1))
         log.warning("%s: event %s on %s failed (delivery %d of %d): %s", self.spec.name, event.id,
-                    event.document, attempts, self.spec.options.max_attempts, error)
-        if attempts >= self.spec.options.max_attempts:
+                    event.document, attempts, self.spec.options.max_deliveries, error)
+        if attempts >= self.spec.options.max_deliveries:
             return self._dead_letter(client, event, error, attempts=attempts)
         return self._outcome(FAILED, event, attempts=attempts, detail=error)
 

@@ -5,7 +5,7 @@
         sink = sink.firestore(MeetingSession)
 
         @source.triggers.on_write
-        def refresh(self, change, tx): ...
+        def refresh(self, change, store): ...
 
 Each (handler, trigger) pair becomes one `TriggerSpec` when the class is
 created, and the specs live on the class (`Mediator.trigger_specs()`), never
@@ -122,7 +122,7 @@ source = _SourceFactory()
 
 
 class FirestoreSink:
-    """Writes view documents. Inside a handler, writes join the event's transaction."""
+    """Writes view documents. Inside a handler, writes join the event's unit of work and commit with its ledger mark."""
 
     def __init__(self, view: type[ViewModel] | None = None) -> None:
         self.view = view
@@ -130,20 +130,20 @@ class FirestoreSink:
     def describe(self) -> str:
         return f"firestore:{self.view.path_template().text}" if self.view else "firestore"
 
-    def emit(self, tx: Any, view: ViewModel, **params: Any) -> str:
+    def emit(self, store: Any, view: ViewModel, **params: Any) -> str:
         """Write `view` (its whole document) at its path; returns that path."""
         if self.view is not None and not isinstance(view, self.view):
             raise TypeError(f"this sink writes {self.view.__name__}, got {type(view).__name__}")
         path = view.path_with(**params)
-        tx.write(path, view.to_document())
+        store.write(path, view.to_document())
         return path
 
-    def remove(self, tx: Any, **params: Any) -> str:
+    def remove(self, store: Any, **params: Any) -> str:
         """Delete the view document at the template filled with `params`."""
         if self.view is None:
             raise TypeError("remove() needs a sink declared with a view model")
         path = self.view.path_template().format(**{k: str(v) for k, v in params.items()})
-        tx.remove(path)
+        store.remove(path)
         return path
 
 

@@ -9,6 +9,7 @@ printed, hashed, compared with deployed state and written to a manifest.
 from __future__ import annotations
 
 import enum
+import keyword
 import re
 from dataclasses import dataclass, field, replace
 
@@ -93,7 +94,7 @@ class TriggerOptions:
     retry: bool = True
     mode: Mode = Mode.EXACTLY_ONCE
     # Deliveries of one event that may fail before it is dead-lettered.
-    max_attempts: int = 5
+    max_deliveries: int = 5
     # An event older than this is dead-lettered instead of applied.
     max_event_age_seconds: int = 24 * 3600
     # How long ledger marks and dead letters are kept (the TTL field's offset).
@@ -102,8 +103,8 @@ class TriggerOptions:
     namespace: str = "(default)"
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.max_deliveries < 1:
+            raise ValueError(f"max_deliveries must be at least 1, got {self.max_deliveries}")
         if not 1 <= self.timeout_seconds <= 540:
             raise ValueError(
                 f"timeout_seconds must be between 1 and 540 for an event trigger, "
@@ -146,6 +147,16 @@ class TriggerSpec:
     @property
     def event_type(self) -> str:
         return self.kind.event_type
+
+    @property
+    def entry_point(self) -> str:
+        """The Python name a bundle's main.py exposes: the name with '-' → '_', never a keyword.
+
+        The one place this name is made: the bundle, its manifest, the gcloud
+        flags and the local workers all read it from here.
+        """
+        name = self.name.replace("-", "_")
+        return f"{name}_fn" if keyword.iskeyword(name) or keyword.issoftkeyword(name) else name
 
     @property
     def mediator_ref(self) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from onto_functions.deploy.bundle import (
-    MARKER, Bundle, BundleError, build_bundles, entry_point_for, excluded_reason, runtime_files,
+    MARKER, Bundle, BundleError, build_bundles, excluded_reason, runtime_files,
 )
 
 MODELS = '''
@@ -56,8 +56,8 @@ class OrderMediator(Mediator):
     sink = sink.firestore(Summary)
 
     @source.triggers.on_create
-    def count(self, change, tx):
-        self.sink.emit(tx, Summary(count=pricing.ONE), sku=change.after.sku)
+    def count(self, change, store):
+        self.sink.emit(store, Summary(count=pricing.ONE), sku=change.after.sku)
 '''
 
 STOCK = '''
@@ -74,7 +74,7 @@ class StockMediator(Mediator):
     sink = sink.firestore(Summary)
 
     @source.triggers.on_write
-    def restock(self, change, tx):
+    def restock(self, change, store):
         pass
 '''
 
@@ -89,7 +89,7 @@ class AuditMediator(Mediator):
     sink = sink.firestore()
 
     @source.triggers.on_delete
-    def record(self, change, tx):
+    def record(self, change, store):
         pass
 '''
 
@@ -259,8 +259,14 @@ def test_importing_test_code_is_refused_with_the_file_named(project):
 
 
 def test_entry_points_are_python_names():
-    assert entry_point_for("order-count") == "order_count"
-    assert entry_point_for("if") == "if_fn"
+    from onto_functions.spec import EventKind, TriggerSpec
+
+    def entry(name: str) -> str:
+        return TriggerSpec(name=name, kind=EventKind.WRITTEN, document="a/{b}", module="m",
+                           mediator="M", handler="h").entry_point
+
+    assert entry("order-count") == "order_count"
+    assert entry("if") == "if_fn"
 
 
 def test_runtime_files_are_the_runtime_only():

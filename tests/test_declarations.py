@@ -93,18 +93,18 @@ def test_path_templates_match_and_refuse_what_is_not_a_document_path():
 class TicketMediator(Mediator):
     class Meta:
         region = "europe-west1"
-        max_attempts = 7
+        max_deliveries = 7
 
     source = source.domain_model(Ticket)
     sink = sink.firestore(Session)
 
     @source.triggers.on_create
     @source.triggers.on_update
-    def refresh(self, change, tx):
+    def refresh(self, change, store):
         pass
 
     @source.triggers.on_delete(name="tickets-cleanup", mode="at_least_once", memory_mb=512)
-    def cleanup(self, change, tx):
+    def cleanup(self, change, store):
         pass
 
 
@@ -117,7 +117,7 @@ def test_each_handler_trigger_pair_is_one_spec():
     assert created.document == "tickets/{ticket_id}"
     assert created.source_model == f"{__name__}:Ticket"
     assert created.sink == "firestore:users/{user_id}/sessions/{meeting_id}"
-    assert (created.options.region, created.options.max_attempts, created.options.mode) == (
+    assert (created.options.region, created.options.max_deliveries, created.options.mode) == (
         "europe-west1", 7, Mode.EXACTLY_ONCE)
     cleanup = specs["tickets-cleanup"]
     assert (cleanup.options.mode, cleanup.options.memory_mb) == (Mode.AT_LEAST_ONCE, 512)
@@ -129,7 +129,7 @@ def test_a_misspelt_trigger_fails_at_import_time_with_the_right_name():
             source = source.domain_model(Ticket)
 
             @source.triggers.on_wirte
-            def handler(self, change, tx):
+            def handler(self, change, store):
                 pass
 
 
@@ -139,7 +139,7 @@ def test_an_unknown_option_fails_at_import_time():
             source = source.domain_model(Ticket)
 
             @source.triggers.on_write(retries=3)
-            def handler(self, change, tx):
+            def handler(self, change, store):
                 pass
 
 
@@ -150,7 +150,7 @@ def test_discovery_is_explicit_and_refuses_clashing_names():
         source = source.domain_model(Ticket)
 
         @source.triggers.on_delete(name="tickets-cleanup")
-        def other(self, change, tx):
+        def other(self, change, store):
             pass
 
     with pytest.raises(DiscoveryError, match="tickets-cleanup"):

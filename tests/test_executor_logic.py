@@ -6,7 +6,7 @@ import random
 from datetime import datetime, timedelta, timezone
 
 from onto_functions import Mediator, sink, source
-from onto_functions.executor import _NO_GUESS, Executor, RetryPolicy, WatermarkCache
+from onto_functions.executor import _NO_GUESS, Executor, ContentionPolicy, WatermarkCache
 from onto_functions.testing.builders import document_event
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -41,7 +41,7 @@ def test_the_cache_is_bounded_oldest_first():
 
 
 def test_backoff_is_jittered_and_capped():
-    policy = RetryPolicy(base_delay=0.02, max_delay=1.0)
+    policy = ContentionPolicy(base_delay=0.02, max_delay=1.0)
     rng = random.Random(1)
     delays = [policy.delay(n, rng) for n in range(1, 20)]
     assert all(0 <= d <= 1.0 for d in delays)
@@ -56,10 +56,10 @@ class Quick(Mediator):
     sink = sink.firestore()
 
     @source.triggers.on_write
-    def run(self, change, tx):
+    def run(self, change, store):
         pass
 
 
 def test_contention_gives_up_before_the_function_times_out():
     executor = Executor(Quick.trigger_spec("quick-run"), Quick(), client_for=lambda p, d: None)
-    assert executor.retry.deadline_seconds == 15.0
+    assert executor.contention.deadline_seconds == 15.0

@@ -30,13 +30,13 @@ class TallyMediator(Mediator):
 
     @source.triggers.on_create
     @source.triggers.on_update
-    def count(self, change: Change[Hit], tx: Store) -> None:
+    def count(self, change: Change[Hit], store: Store) -> None:
         hit = change.after
-        tally = tx.get_view(Tally, target=hit.target) or Tally(target=hit.target, count=0, total=0)
+        tally = store.get_view(Tally, target=hit.target) or Tally(target=hit.target, count=0, total=0)
         tally.count += 1
         tally.total += hit.amount
         tally.event_ids = [*tally.event_ids, change.event.id]
-        self.sink.emit(tx, tally, target=hit.target)
+        self.sink.emit(store, tally, target=hit.target)
 
 
 class Latest(ViewModel):
@@ -54,23 +54,23 @@ class LatestMediator(Mediator):
     sink = sink.firestore(Latest)
 
     @source.triggers.on_write
-    def mirror(self, change: Change[dict], tx: Store) -> None:
+    def mirror(self, change: Change[dict], store: Store) -> None:
         doc_id = change.params["doc_id"]
         if change.after is None:
-            self.sink.emit(tx, Latest(state=None, deleted=True), doc_id=doc_id)
+            self.sink.emit(store, Latest(state=None, deleted=True), doc_id=doc_id)
         else:
-            self.sink.emit(tx, Latest(state=change.after.get("state")), doc_id=doc_id)
+            self.sink.emit(store, Latest(state=change.after.get("state")), doc_id=doc_id)
 
 
 class BrokenMediator(Mediator):
     """Always fails, the way a bug in a handler does."""
 
     class Meta:
-        max_attempts = 3
+        max_deliveries = 3
 
     source = source.document("broken/{doc_id}")
     sink = sink.firestore()
 
     @source.triggers.on_write
-    def explode(self, change: Change[dict], tx: Store) -> None:
+    def explode(self, change: Change[dict], store: Store) -> None:
         raise RuntimeError(f"handler bug while processing {change.document}")

@@ -46,10 +46,10 @@ class PacedMediator(Mediator):
     sink = sink.firestore(PacedView)
 
     @source.triggers.on_write
-    def apply(self, change: Change[dict], tx: Store) -> None:
+    def apply(self, change: Change[dict], store: Store) -> None:
         data = change.after or {}
-        hold_until_gate(tx.client, float(data.get("hold", 0)))  # the slow work, under the test's control
-        self.sink.emit(tx, PacedView(n=data.get("n")), item_id=change.params["item_id"])
+        hold_until_gate(store.client, float(data.get("hold", 0)))  # the slow work, under the test's control
+        self.sink.emit(store, PacedView(n=data.get("n")), item_id=change.params["item_id"])
 
 
 class QuickMediator(Mediator):
@@ -59,6 +59,6 @@ class QuickMediator(Mediator):
     sink = sink.firestore(QuickView)
 
     @source.triggers.on_write
-    def apply(self, change: Change[dict], tx: Store) -> None:
+    def apply(self, change: Change[dict], store: Store) -> None:
         data = change.after or {}
-        self.sink.emit(tx, QuickView(n=data.get("n")), item_id=change.params["item_id"])
+        self.sink.emit(store, QuickView(n=data.get("n")), item_id=change.params["item_id"])

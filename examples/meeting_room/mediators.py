@@ -13,15 +13,15 @@ from .models import Location, Meeting, Ticket, User
 from .views import MeetingSession
 
 
-def refresh_sessions(tx: Store, out, meeting_id: str) -> int:
+def refresh_sessions(store: Store, out, meeting_id: str) -> int:
     """Write every participant's MeetingSession for one meeting; returns how many."""
-    meeting = tx.get(Meeting, meeting_id)
+    meeting = store.get(Meeting, meeting_id)
     if meeting is None:
         return 0
-    tickets = tx.query(Ticket, meeting=meeting.ref)
-    location = tx.get(Location, meeting.location)
+    tickets = store.query(Ticket, meeting=meeting.ref)
+    location = store.get(Location, meeting.location)
     attending_ids = {t.user.path for t in tickets if t.attendance}
-    people = {u.path: u for u in tx.get_many(User, meeting.users)}
+    people = {u.path: u for u in store.get_many(User, meeting.users)}
     attending = [people[p] for p in attending_ids if p in people]
     for user_ref in meeting.users:
         view = MeetingSession(
@@ -34,7 +34,7 @@ def refresh_sessions(tx: Store, out, meeting_id: str) -> int:
             num_attending=len(attending),
             num_hearing_aid_requested=sum(1 for u in attending if u.hearing_aid_requested),
         )
-        out.emit(tx, view)
+        out.emit(store, view)
     return len(meeting.users)
 
 
@@ -45,9 +45,9 @@ class TicketMediator(Mediator):
     sink = sink.firestore(MeetingSession)
 
     @source.triggers.on_write
-    def refresh_meeting(self, change: Change[Ticket], tx: Store) -> None:
+    def refresh_meeting(self, change: Change[Ticket], store: Store) -> None:
         ticket = change.current
-        refresh_sessions(tx, self.sink, ticket.meeting.id)
+        refresh_sessions(store, self.sink, ticket.meeting.id)
 
 
 class MeetingMediator(Mediator):
@@ -57,5 +57,5 @@ class MeetingMediator(Mediator):
     sink = sink.firestore(MeetingSession)
 
     @source.triggers.on_write
-    def refresh(self, change: Change[Meeting], tx: Store) -> None:
-        refresh_sessions(tx, self.sink, change.params["meeting_id"])
+    def refresh(self, change: Change[Meeting], store: Store) -> None:
+        refresh_sessions(store, self.sink, change.params["meeting_id"])

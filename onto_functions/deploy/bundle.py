@@ -32,7 +32,6 @@ import functools
 import hashlib
 import importlib
 import json
-import keyword
 import re
 import shutil
 import sys
@@ -102,12 +101,6 @@ def codebase_name(function_name: str) -> str:
     return function_name
 
 
-def entry_point_for(function_name: str) -> str:
-    """The Python name main.py exposes: the function name with '-' → '_' (never a keyword)."""
-    name = function_name.replace("-", "_")
-    return f"{name}_fn" if keyword.iskeyword(name) or keyword.issoftkeyword(name) else name
-
-
 def excluded_reason(relative: PurePosixPath | Path) -> str | None:
     """Why a project file may never be bundled (a venv, cache, test, .env...), or None."""
     parts = PurePosixPath(relative).parts
@@ -148,7 +141,7 @@ def build_bundles(
         path = build_dir / spec.name
         content_hash = hash_files(files)
         write_bundle(path, files, spec, content_hash)
-        bundles.append(Bundle(spec=spec, path=path, entry_point=entry_point_for(spec.name), content_hash=content_hash))
+        bundles.append(Bundle(spec=spec, path=path, entry_point=spec.entry_point, content_hash=content_hash))
     remove_stale_bundles(build_dir, {s.name for s in specs})
     return bundles
 
@@ -278,7 +271,7 @@ def bundle_files(spec: TriggerSpec, shared: _SharedFiles) -> dict[str, bytes]:
             )
         files[relative.as_posix()] = shared.read(relative)
     files.update(shared.extra)
-    entry_point = entry_point_for(spec.name)
+    entry_point = spec.entry_point
     mediator_root = spec.mediator.split(".")[0]
     files["main.py"] = templates.render(
         "main.py.tmpl",

@@ -38,9 +38,9 @@ class WelcomeMediator(Mediator):
     sink = sink.firestore(Welcome)
 
     @source.triggers.on_create
-    def welcome(self, change: Change[Greeting], tx: Store) -> None:
+    def welcome(self, change: Change[Greeting], store: Store) -> None:
         greeting_id = change.params["greeting_id"]
-        self.sink.emit(tx, Welcome(message=f"Welcome, {{change.after.name}}!"), greeting_id=greeting_id)
+        self.sink.emit(store, Welcome(message=f"Welcome, {{change.after.name}}!"), greeting_id=greeting_id)
 
 
 mediators = [WelcomeMediator]

@@ -14,8 +14,8 @@ only itself; no ordering promise. Fault injection (faults.py) sits in the
 dispatcher.
 
 Attempt limits: the executor dead-letters an event whose handler failed on
-`max_attempts` deliveries (and answers 2xx). The host keeps its own, higher
-limit (`max_attempts + host_extra_attempts`) for failures the executor
+`max_deliveries` deliveries (and answers 2xx). The host keeps its own, higher
+limit (`max_deliveries + host_extra_attempts`) for failures the executor
 never sees (a worker that does not start, injected failures), so an event
 is never retried forever.
 """
@@ -296,7 +296,7 @@ class FunctionHost:
                        took: float | None = None) -> None:
         spec = self.specs[item.trigger]
         attempt = item.attempts + 1
-        limit = spec.options.max_attempts + self.host_extra_attempts
+        limit = spec.options.max_deliveries + self.host_extra_attempts
         base = {"trigger": item.trigger, "eventId": item.event_id, "document": item.document, "seq": item.seq,
                 "attempt": attempt, "outcome": outcome, "error": error[:1000],
                 **({"injected": True} if injected else {}),

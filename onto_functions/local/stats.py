@@ -9,7 +9,7 @@ What each counter means (one event may touch several):
     superseded    the executor skipped it because a newer event was already applied
     ignored       the executor did not run the handler (kind or path mismatch)
     retried       failed attempts that were scheduled again (real or injected failures)
-    dead_lettered given up on: by the executor (after the trigger's max_attempts)
+    dead_lettered given up on: by the executor (after the trigger's max_deliveries)
                   or by the host (its own attempt limit, e.g. a worker that never starts)
     injected_*    faults injected (duplicates, held back, failures)
 
