@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from onto_functions.deploy.bundle import (
-    MARKER, Bundle, BundleError, build_bundles, excluded_reason, runtime_files,
-)
+from onto_functions.deploy.bundle import Bundle, build_bundles
+from onto_functions.deploy.bundle_errors import BundleError
+from onto_functions.deploy.bundle_folder import MARKER
+from onto_functions.deploy.project_files import excluded_reason
+from onto_functions.deploy.runtime_files import runtime_files
 
 MODELS = '''
 from onto_functions import DomainModel, ViewModel, fields

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.deploy_commands import EXIT_BAD_INPUT, EXIT_REFUSED
-from cli.main import app
+from onto_functions_cli.deploy_commands import EXIT_BAD_INPUT, EXIT_REFUSED
+from onto_functions_cli.main import app
 
 from tests.test_bundle import write_project
 
@@ -151,3 +151,16 @@ def test_init_makes_a_project_that_runs_as_is(tmp_path):
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=target, env=env,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_messages_print_user_text_literally_not_as_markup(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.onto]\n")  # no app: the message names [tool.onto] app
+    result = onto("list", "-C", str(tmp_path))
+    assert result.exit_code == EXIT_REFUSED
+    assert "set [tool.onto] app in pyproject.toml" in result.stderr
+    odd = tmp_path / "[b]odd"  # a folder name that reads as a markup tag
+    odd.mkdir()
+    (odd / "pyproject.toml").write_text("[tool.onto\n")
+    result = onto("bundle", "-C", str(odd))
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert f"{odd / 'pyproject.toml'}: not valid TOML" in result.stderr

@@ -40,12 +40,6 @@ class Command:
     def program(self) -> str:
         return self.argv[0]
 
-    def display(self) -> str:
-        """The command as a copy-pasteable shell line (quoted)."""
-        import shlex
-
-        return shlex.join(self.argv)
-
 
 @dataclass(frozen=True)
 class StepResult:

@@ -19,7 +19,7 @@ import ast
 import hashlib
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 # Folders never searched for project modules (the runtime is vendored apart).
 SKIPPED_TOP_LEVEL = frozenset({"onto_functions"})
@@ -50,11 +50,19 @@ def module_file(module: str, project_root: Path) -> Path | None:
     return None
 
 
+def module_name(relative: Path) -> str:
+    """The module a project file defines: `shop/models.py` → `shop.models`, `shop/__init__.py` → `shop`."""
+    parts = list(PurePosixPath(relative).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
 def _is_package_dir(module: str, project_root: Path) -> bool:
     return project_root.joinpath(*module.split(".")).is_dir()
 
 
-def _imports_of(tree: ast.AST, module: str, is_package: bool) -> list[tuple[str, tuple[str, ...]]]:
+def imports_of(tree: ast.AST, module: str, is_package: bool) -> list[tuple[str, tuple[str, ...]]]:
     """(absolute module, names imported from it) for every import statement."""
     found: list[tuple[str, tuple[str, ...]]] = []
     package = module if is_package else module.rpartition(".")[0]
@@ -94,7 +102,7 @@ def _imports_cached(path: Path, name: str, needed_by: str) -> list[tuple[str, tu
             raise DependencyError(f"cannot parse {path} (needed by {needed_by}): {exc}") from exc
         if len(_parsed) > 20_000:
             _parsed.clear()
-        found = _parsed[key] = _imports_of(tree, name, path.name == "__init__.py")
+        found = _parsed[key] = imports_of(tree, name, path.name == "__init__.py")
     return found
 
 
