@@ -119,14 +119,12 @@ def say(console: Console, label: str, style: str, text: str) -> None:
 
 
 def bundle_report_json(report: BundleReport) -> dict[str, Any]:
-    return {"bundles": [bundle_json(b) for b in report.bundles],
-            "firebaseJson": str(report.firebase_json) if report.firebase_json else None}
+    return {"bundles": [bundle_json(b) for b in report.bundles], "firebaseJson": str(report.firebase_json)}
 
 
 def print_bundle_report(report: BundleReport, out: Console, err: Console) -> None:
     out.print(bundles_table(report.bundles))
-    if report.firebase_json:
-        say(err, "firebase.json in step:", "", f"{report.firebase_json} (one codebase per trigger)")
+    say(err, "firebase.json in step:", "", f"{report.firebase_json} (one codebase per trigger)")
 
 
 def step_result_line(result: StepResult) -> Text:

@@ -164,3 +164,25 @@ def test_messages_print_user_text_literally_not_as_markup(tmp_path):
     result = onto("bundle", "-C", str(odd))
     assert result.exit_code == EXIT_BAD_INPUT
     assert f"{odd / 'pyproject.toml'}: not valid TOML" in result.stderr
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under `root` and its bytes (bytecode caches aside: importing the app writes them)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+@pytest.mark.parametrize("args", [
+    ("--dry-run", "-p", "my-shop-123", "--backend", "gcloud"),
+    ("-p", "demo-shop"),  # refused: a demo project
+    ("-p", "my-shop-123", "--database-location", "europe-west1"),  # refused: the region does not match
+])
+def test_a_dry_run_or_a_refused_deploy_leaves_the_tree_byte_identical(project, args):
+    onto("bundle", "-C", str(project))
+    stock = project / "shop" / "stock.py"  # a change since the last bundle, which a real deploy would write
+    stock.write_text(stock.read_text().replace("memory_mb = 512", "memory_mb = 1024"))
+    (project / "build" / "onto" / "order-count" / "main.py").unlink()
+    before = tree_bytes(project)
+    result = onto("deploy", "-C", str(project), *args, env={"ONTO_GCLOUD_BIN": sys.executable})
+    assert result.exit_code in (0, EXIT_REFUSED), result.output
+    assert tree_bytes(project) == before

@@ -17,7 +17,7 @@ from typing import Callable
 
 from ..spec import TriggerSpec
 from .backends import Backend, DeployTarget, Runner, StepResult, make_backend, missing_programs, run_command
-from .bundle import Bundle, build_bundles
+from .bundle import Bundle, BundleContents, collect_bundles, write_bundles
 from .firebase_json import DEFAULT_EMULATORS, update_firebase_json
 from .fresh_discovery import discover_fresh
 from .plan import Action, Step, plan
@@ -32,7 +32,7 @@ class DeployRefused(RuntimeError):
 @dataclass(frozen=True)
 class BundleReport:
     bundles: list[Bundle]
-    firebase_json: Path | None
+    firebase_json: Path
 
 
 @dataclass(frozen=True)
@@ -70,20 +70,18 @@ def project_triggers(config: ProjectConfig, app: str | None = None) -> list[Trig
     return discover_fresh(resolve_app(app, config), config.root)
 
 
-def bundle_project(
-    config: ProjectConfig,
-    app: str | None = None,
-    *,
-    write_firebase_json: bool = True,
-) -> BundleReport:
+def bundle_project(config: ProjectConfig, app: str | None = None) -> BundleReport:
     """Build every bundle and bring firebase.json in step (one codebase per trigger)."""
-    bundles = build_bundles(resolve_app(app, config), config.build_path, project_root=config.root, config=config)
-    path = None
-    if write_firebase_json:
-        path = config.firebase_json
-        update_firebase_json(path, bundles, build_dir=config.build_path, runtime=config.runtime,
-                             emulators=DEFAULT_EMULATORS)
-    return BundleReport(bundles, path)
+    return write_project_bundles(config, collect_bundles(resolve_app(app, config), config))
+
+
+def write_project_bundles(config: ProjectConfig, contents: list[BundleContents]) -> BundleReport:
+    """Write bundles collected before, and merge their codebases into firebase.json."""
+    write_bundles(config.build_path, contents)
+    bundles = [c.bundle for c in contents]
+    update_firebase_json(config.firebase_json, bundles, build_dir=config.build_path, runtime=config.runtime,
+                         emulators=DEFAULT_EMULATORS)
+    return BundleReport(bundles, config.firebase_json)
 
 
 def check_refusals(config: ProjectConfig, project: str | None, bundles: list[Bundle]) -> str:
@@ -137,21 +135,27 @@ def deploy_project(
 ) -> DeployReport:
     """Bundle, plan against the recorded state, and (unless dry_run) execute and record.
 
-    State is saved after every finished command's results, only for steps
-    that succeeded; a failure leaves the rest recorded and is reported.
+    Nothing is written (bundles, firebase.json, state) for a dry run or a
+    refused deploy. State is saved after every finished command's results,
+    only for steps that succeeded; a failure leaves the rest recorded and is
+    reported.
     """
     backend_name = backend or config.backend
-    report = bundle_project(config, app, write_firebase_json=not dry_run)
-    project_id = check_refusals(config, project, report.bundles)
+    contents = collect_bundles(resolve_app(app, config), config)
+    bundles = [c.bundle for c in contents]
+    project_id = check_refusals(config, project, bundles)
     state = load_state(config.state_path, project_id)
-    steps = plan(report.bundles, state)
+    steps = plan(bundles, state)
     target = deploy_target(config, project_id, firebase_bin=firebase_bin, gcloud_bin=gcloud_bin)
     engine = make_backend(backend_name, target, parallelism=parallelism, runner=runner)
     changing = [s for s in steps if s.action.changes]
     commands = [list(c.argv) for c in engine.commands(changing)]
     warnings = check_programs(engine, changing, dry_run=dry_run)
-    if dry_run or not changing:
-        return DeployReport(project_id, backend_name, dry_run, steps, commands, warnings=warnings)
+    if dry_run:
+        return DeployReport(project_id, backend_name, True, steps, commands, warnings=warnings)
+    write_project_bundles(config, contents)  # what the backends read: bundle folders, firebase.json
+    if not changing:
+        return DeployReport(project_id, backend_name, False, steps, commands, warnings=warnings)
     recorder = _Recorder(config.state_path, state, backend_name, on_result)
     results = engine.execute(changing, on_result=recorder.record)
     return DeployReport(project_id, backend_name, False, steps, commands, results, recorder.path, warnings)

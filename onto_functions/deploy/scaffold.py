@@ -68,4 +68,4 @@ def init_project(directory: Path, *, force: bool = False) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = scaffold(directory, force=force)
     report = bundle_project(load_project(directory))
-    return written + ([report.firebase_json] if report.firebase_json else [])
+    return [*written, report.firebase_json]
