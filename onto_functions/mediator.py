@@ -199,6 +199,7 @@ class Mediator:
                         source_model=decl.source.describe() if decl.source.model else None,
                         sink=cls.sink.describe() if hasattr(cls.sink, "describe") else None,
                         options=options,
+                        explicit_options=frozenset({**base_options, **decl.options}),
                     )
                 )
                 handlers[name] = (attr, decl.source)

@@ -135,6 +135,8 @@ class TriggerSpec:
     source_model: str | None = None  # "module:QualName", or None for a raw path
     sink: str | None = None  # a description of what the trigger writes
     options: TriggerOptions = field(default_factory=TriggerOptions)
+    # The options the mediator set (Meta or decorator); a project default never overrides them.
+    explicit_options: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not FUNCTION_NAME_RE.match(self.name):

@@ -299,3 +299,14 @@ def test_repo_firebase_json_is_in_step_with_the_meeting_room_example():
 def test_a_mediator_outside_the_project_root_is_refused(tmp_path):
     with pytest.raises(BundleError, match="emulator_tests.apps.counter, which is not a module inside the project root"):
         build_bundles("emulator_tests.apps.counter", tmp_path / "build", project_root=tmp_path)
+
+
+def test_project_region_applies_only_where_the_mediator_set_none(project):
+    (project / "pyproject.toml").write_text('[tool.onto]\napp = "shop.main"\nregion = "europe-west1"\n')
+    stock = project / "shop" / "stock.py"  # says us-central1 itself: the default's value, set on purpose
+    stock.write_text(stock.read_text().replace("memory_mb = 512", "memory_mb = 512\n        region = \"us-central1\""))
+    orders = project / "shop" / "orders.py"  # the decorator's keyword, too
+    orders.write_text(orders.read_text().replace("@source.triggers.on_create", '@source.triggers.on_create(region="us-central1")'))
+    regions = {name: b.spec.options.region for name, b in build(project).items()}
+    assert regions == {"audit-record": "europe-west1", "order-count": "us-central1", "stock-restock": "us-central1"}
+    assert '- "us-central1"' in (project / "build" / "onto" / "stock-restock" / "functions.yaml").read_text()

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..spec import TriggerOptions, TriggerSpec
+from ..spec import TriggerSpec
 from . import templates
 from .bundle_errors import BundleError, BundleWarning
 from .bundle_folder import remove_stale_bundles, write_bundle
@@ -127,8 +127,8 @@ def write_bundles(build_dir: Path, contents: list[BundleContents]) -> None:
 
 
 def apply_project_defaults(spec: TriggerSpec, config: ProjectConfig) -> TriggerSpec:
-    """The project's region applies to triggers that kept the default one (an explicit Meta region wins)."""
-    if config.region and spec.options.region == TriggerOptions().region:
+    """The project's region applies to triggers whose mediator set none (in Meta or the decorator)."""
+    if config.region and "region" not in spec.explicit_options:
         return replace(spec, options=spec.options.with_(region=config.region))
     return spec
 
