@@ -310,3 +310,18 @@ def test_project_region_applies_only_where_the_mediator_set_none(project):
     regions = {name: b.spec.options.region for name, b in build(project).items()}
     assert regions == {"audit-record": "europe-west1", "order-count": "us-central1", "stock-restock": "us-central1"}
     assert '- "us-central1"' in (project / "build" / "onto" / "stock-restock" / "functions.yaml").read_text()
+
+
+def test_a_module_of_a_shared_namespace_pins_the_distribution_that_provides_it(project):
+    """`google` is shared by many distributions: `from google.cloud import storage` needs google-cloud-storage."""
+    from importlib import metadata
+
+    (project / "shop" / "pricing.py").write_text(
+        "from google.cloud import storage\nimport google.protobuf.json_format\nfrom google.cloud import firestore\n"
+        "ONE = 1\n")
+    bundles = build(project)
+    lines = (bundles["order-count"].path / "requirements.txt").read_text().splitlines()
+    assert f"google-cloud-storage=={metadata.version('google-cloud-storage')}" in lines
+    assert f"protobuf=={metadata.version('protobuf')}" in lines
+    assert len([line for line in lines if line.startswith("google-cloud-firestore==")]) == 1  # the runtime's pin
+    assert "google-cloud-storage" not in (bundles["stock-restock"].path / "requirements.txt").read_text()

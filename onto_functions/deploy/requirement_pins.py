@@ -54,21 +54,58 @@ def _packages_distributions() -> dict[str, list[str]]:
     return metadata.packages_distributions()
 
 
-def external_requirements(names: Iterable[str]) -> list[str]:
-    """Pins for the third-party modules user code imports (the runtime's own are already pinned)."""
+def external_requirements(modules: Iterable[str]) -> list[str]:
+    """Pins for the third-party modules user code imports (those the runtime provides are pinned already)."""
     runtime = {normalise(r.split("==")[0]) for r in runtime_requirements()}
-    pins = []
-    for name in sorted(names):
-        dists = _packages_distributions().get(name)
+    pins: dict[str, None] = {}
+    missing: set[str] = set()
+    for module in sorted(modules):
+        dists = providers(module)
         if not dists:
-            warnings.warn(BundleWarning(
-                f"user code imports {name!r}, which is not installed here; add it to "
-                "[tool.onto] requirements so the deployed function can import it"), stacklevel=4)
+            missing.add(module.partition(".")[0])
+        elif not runtime & {normalise(d) for d in dists}:
+            pins.update((pin(d), None) for d in sorted(dists))
+    for name in sorted(missing):
+        warnings.warn(BundleWarning(
+            f"user code imports {name!r}, which is not installed here; add it to "
+            "[tool.onto] requirements so the deployed function can import it"), stacklevel=4)
+    return list(pins)
+
+
+def providers(module: str) -> set[str]:
+    """The installed distributions that provide `module` (a dotted name; empty when none does).
+
+    A top-level name most often belongs to one distribution. A namespace shared
+    by several (`google`: google-cloud-firestore, google-cloud-storage,
+    protobuf...) is resolved by the distributions' own file lists, taking the
+    longest part of the name that one of them holds: `google.cloud.storage` is
+    google-cloud-storage's, while `google.cloud` alone is everyone's.
+    """
+    parts = module.split(".")
+    dists = set(_packages_distributions().get(parts[0], ()))
+    if len(dists) < 2:
+        return dists
+    for depth in range(len(parts), 1, -1):
+        prefix = ".".join(parts[:depth])
+        holders = {d for d in dists if prefix in _modules_of(d)}
+        if holders:
+            return holders
+    return dists
+
+
+@functools.lru_cache(maxsize=None)
+def _modules_of(distribution: str) -> frozenset[str]:
+    """Every package and module a distribution's files make importable, as dotted names."""
+    found: set[str] = set()
+    for file in metadata.distribution(distribution).files or ():
+        parts = list(file.parts)
+        if not parts or parts[0].endswith((".dist-info", ".data")) or ".." in parts:
             continue
-        if runtime & {normalise(d) for d in dists}:
-            continue  # provided by the runtime's pins (e.g. the `google` namespace)
-        pins += [pin(d) for d in sorted(set(dists))]
-    return pins
+        parts[-1] = parts[-1].split(".")[0]  # storage.py, _crc32c.cpython-311-x86_64-linux-gnu.so
+        if parts[-1] in ("", "__init__"):
+            parts.pop()
+        found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return frozenset(found)
 
 
 def normalise(distribution: str) -> str:
