@@ -325,3 +325,27 @@ def test_a_module_of_a_shared_namespace_pins_the_distribution_that_provides_it(p
     assert f"protobuf=={metadata.version('protobuf')}" in lines
     assert len([line for line in lines if line.startswith("google-cloud-firestore==")]) == 1  # the runtime's pin
     assert "google-cloud-storage" not in (bundles["stock-restock"].path / "requirements.txt").read_text()
+
+
+def test_include_everything_takes_no_venv_egg_info_coverage_or_earlier_build_and_keeps_its_hash(tmp_path):
+    from onto_functions.deploy.pipeline import bundle_project
+    from onto_functions.deploy.project import load_project
+
+    root = write_project(tmp_path / "proj", pyproject='[tool.onto]\napp = "shop.main"\ninclude = ["**/*"]\n')
+    never = {
+        ".venv-3.11/pyvenv.cfg": "home = /usr/bin\n", ".venv-3.11/lib/python3.11/site-packages/six.py": "X = 1\n",
+        "shop.egg-info/PKG-INFO": "Name: shop\n", ".coverage": "", "coverage.xml": "<coverage/>",
+        "htmlcov/index.html": "<html/>", "bundles-before/order-count/.onto-bundle.json": "{}",
+        "bundles-before/order-count/main.py": "", ".firebaserc": '{"projects": {}}',
+    }
+    for name, text in {**never, "settings/app.json": '{"greeting": "hi"}'}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    first = bundle_project(load_project(root))  # writes firebase.json, which the next run must not take in
+    second = bundle_project(load_project(root))
+    assert [b.content_hash for b in second.bundles] == [b.content_hash for b in first.bundles]
+    for bundle in second.bundles:
+        bundled = bundle_files(bundle)
+        assert "settings/app.json" in bundled  # what the include is for
+        leaked = {f for f in bundled if f in never or f.split("/")[0] in {n.split("/")[0] for n in never}}
+        assert not leaked and "firebase.json" not in bundled, leaked
