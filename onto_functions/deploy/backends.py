@@ -98,6 +98,9 @@ def gcloud_deploy_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
         f"--memory={memory_flag(opts.memory_mb)}",
         f"--timeout={opts.timeout_seconds}s",
         f"--min-instances={opts.min_instances}",
+        # The function refuses events of other projects, so it must know its own
+        # (firebase-tools sets GCLOUD_PROJECT itself; gcloud does not).
+        f"--set-env-vars=GCLOUD_PROJECT={target.project}",
         "--quiet",
     ]
     if target.database_location:
