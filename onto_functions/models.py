@@ -243,7 +243,7 @@ class ViewModel(Model):
         super().__init_subclass__(**kwargs)
         path = getattr(cls.Meta, "path", "")
         if path:
-            PathTemplate(path)  # a bad template is an error at import time
+            PathTemplate(path).require_template(f"{cls.__name__}.Meta.path")  # an error at import time
 
     def __init__(self, **values: Any) -> None:
         params = self.path_template().params if getattr(self.Meta, "path", "") else []
