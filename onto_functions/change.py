@@ -30,6 +30,27 @@ class UnfitSnapshot(SchemaError):
         ValueError.__init__(self, f"the event's {side}: {error}")
 
 
+class AuthContext:
+    """Who made the change, as Firestore reports it to a trigger declared with `auth_context=True`.
+
+    `type` is one of "unauthenticated", "api_key", "system", "service_account",
+    "unknown" or "firebase_auth" (a signed-in end user); `id` is that
+    principal's id (the user's uid for firebase_auth), possibly empty.
+    """
+
+    __slots__ = ("type", "id")
+
+    def __init__(self, type: str, id: str) -> None:
+        self.type = type
+        self.id = id
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AuthContext) and (self.type, self.id) == (other.type, other.id)
+
+    def __repr__(self) -> str:
+        return f"AuthContext(type={self.type!r}, id={self.id!r})"
+
+
 class Change(Generic[T]):
     __slots__ = ("event", "_decode", "_before", "_after")
 
@@ -74,6 +95,12 @@ class Change(Generic[T]):
         return self.event.document
 
     @property
+    def auth(self) -> AuthContext | None:
+        """The writer's identity, for events of a `.withAuthContext` type; None otherwise."""
+        auth = self.event.auth
+        return None if auth is None else AuthContext(auth.get("authtype", "unknown"), auth.get("authid", ""))
+
+    @property
     def current(self) -> T | None:
         """The newest state the event knows: `after`, or `before` for a delete."""
         return self.after if self.event.after is not None else self.before
@@ -81,5 +108,5 @@ class Change(Generic[T]):
     def __getattr__(self, name: str) -> Any:
         # Fail with the names that exist rather than a bare AttributeError.
         raise AttributeError(
-            f"Change has no attribute {name!r}; use event, before, after, current, kind, params, document"
+            f"Change has no attribute {name!r}; use event, before, after, current, kind, params, document, auth"
         )

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 EVENT_TYPE_PREFIX = "google.cloud.firestore.document.v1."
+AUTH_CONTEXT_SUFFIX = ".withAuthContext"
 
 
 class EventKind(str, enum.Enum):
@@ -37,7 +38,7 @@ class EventKind(str, enum.Enum):
     @classmethod
     def from_event_type(cls, event_type: str) -> "EventKind":
         """Accept `...document.v1.written` (optionally `.withAuthContext`)."""
-        stem = event_type.removesuffix(".withAuthContext")
+        stem = event_type.removesuffix(AUTH_CONTEXT_SUFFIX)
         if not stem.startswith(EVENT_TYPE_PREFIX):
             raise ValueError(
                 f"unsupported event type {event_type!r}: expected one starting with "
@@ -122,6 +123,8 @@ class TriggerOptions:
     dead_letter_ttl_days: int | None = None
     database: str = "(default)"
     namespace: str = "(default)"
+    # Deliver who made the change (`change.auth`): the `.withAuthContext` event types.
+    auth_context: bool = False
 
     def __post_init__(self) -> None:
         if self.max_deliveries < 1:
@@ -181,7 +184,8 @@ class TriggerSpec:
 
     @property
     def event_type(self) -> str:
-        return self.kind.event_type
+        suffix = AUTH_CONTEXT_SUFFIX if self.options.auth_context else ""
+        return self.kind.event_type + suffix
 
     @property
     def entry_point(self) -> str:
