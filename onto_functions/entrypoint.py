@@ -25,10 +25,11 @@ import hashlib
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from . import clients
+from . import clients, logs
 from . import outcome as status
 from .contention import ContentionPolicy
 from .decoding import decode_request
@@ -69,16 +70,23 @@ class TriggerFunction:
         self.executor = Executor(self.spec, mediator(), client_for=client_for, contention=contention)
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> Response:
+        """Answer one request, and log it as one structured line (see logs.py)."""
+        started = time.monotonic()
+        response, document = self._answer(headers, body)
+        logs.delivery(response.body, document=document, latency_ms=(time.monotonic() - started) * 1000)
+        return response
+
+    def _answer(self, headers: Mapping[str, str], body: bytes) -> tuple[Response, str]:
         if not self.project:
-            return self._unconfigured()
+            return self._unconfigured(), ""
         try:
             event = decode_request(headers, body)
         except BadEvent as exc:
-            return self._refuse(headers, body, str(exc))
+            return self._refuse(headers, body, str(exc)), ""
         foreign = self.foreign(event)
         if foreign:
-            return self._refuse(headers, body, foreign)
-        return self.run(event)
+            return self._refuse(headers, body, foreign), event.document
+        return self.run(event), event.document
 
     def foreign(self, event: DocumentEvent) -> str | None:
         """Why an event is not this function's to serve (another project or database), or None."""
@@ -92,7 +100,7 @@ class TriggerFunction:
         try:
             outcome = self.executor.process(event)
         except Exception as exc:  # a fault of Firestore or of ours: let the platform redeliver
-            log.exception("%s: event %s could not be processed", self.spec.name, event.id)
+            log.warning("%s: event %s could not be processed", self.spec.name, event.id, exc_info=True)
             return Response(500, {"outcome": status.FAILED, "trigger": self.spec.name, "eventId": event.id,
                                   "detail": f"{type(exc).__name__}: {exc}"})
         return Response(200 if outcome.acknowledged else 500, outcome.as_dict())
@@ -105,7 +113,10 @@ class TriggerFunction:
         foreign = self.foreign(event) if self.project else None
         if foreign:
             raise ValueError(foreign)
-        return self.executor.process(event)
+        started = time.monotonic()
+        outcome = self.executor.process(event)
+        logs.delivery(outcome.as_dict(), document=event.document, latency_ms=(time.monotonic() - started) * 1000)
+        return outcome
 
     def _refuse(self, headers: Mapping[str, str], body: bytes, reason: str) -> Response:
         key = _request_key(headers, body)
@@ -117,7 +128,6 @@ class TriggerFunction:
     def _unconfigured(self) -> Response:
         message = ("this function does not know its own project: set GOOGLE_CLOUD_PROJECT (firebase-tools "
                    "sets GCLOUD_PROJECT; `onto deploy --backend gcloud` sets it too)")
-        log.error("%s: %s", self.spec.name, message)
         return Response(500, {"outcome": status.FAILED, "trigger": self.spec.name, "error": message})
 
     # functions-framework calls an http function with a flask.Request
@@ -146,6 +156,7 @@ def http_function(mediator: type[Mediator], trigger: str) -> Callable[[Any], Any
     functions-framework accepts only a real function as a target and records
     signature types by `__name__`, so this returns a closure with that name.
     """
+    logs.configure()
     trigger_function = TriggerFunction(mediator, trigger)
 
     def handle(request: Any) -> tuple[bytes, int, dict[str, str]]:

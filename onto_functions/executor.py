@@ -34,7 +34,6 @@ more attempt, with the read.
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 import traceback
@@ -54,9 +53,6 @@ from .outcome import Outcome
 from .spec import Mode, Semantics, TriggerSpec
 from .unit_of_work import CommitRejected, CommitUncertain, UnitOfWork, Write
 from .watermarks import NO_GUESS, WatermarkCache, applied_order
-
-log = logging.getLogger("onto_functions.executor")
-
 
 class Executor:
     """Runs one trigger's handler for decoded events (one per function process, shared by its threads)."""
@@ -209,8 +205,6 @@ class _Delivery:
             UnitOfWork(self.client).commit([(Write("create", ledger.mark_path(self.x.spec.name, self.event.id), mark), True)])
         except (CommitRejected, CommitUncertain):
             pass  # a concurrent delivery marked it: settled either way
-        log.info("%s: event %s on %s superseded by a newer event already applied",
-                 self.x.spec.name, self.event.id, self.event.document)
         return self._done(status.SUPERSEDED)
 
     # -- after the commit ---------------------------------------------------------
@@ -245,7 +239,6 @@ class _Delivery:
                 return settled
         if not self.x.spec.options.retry:
             return self._dead_letter(detail, 0)
-        log.warning("%s: event %s on %s: %s", self.x.spec.name, self.event.id, self.event.document, detail)
         return self._done(status.CONTENDED, detail=detail)
 
     def _create_conflict(self) -> Outcome | None:
@@ -275,8 +268,6 @@ class _Delivery:
             return self._dead_letter(f"the event does not fit the source model: {error}", failed)
         failed = self.x.failures.count(self.client, self.event, error, seen)
         options = self.x.spec.options
-        log.warning("%s: event %s on %s failed (delivery %d of %d): %s", self.x.spec.name, self.event.id,
-                    self.event.document, failed, options.max_deliveries, error)
         if failed >= options.max_deliveries or not options.retry:
             return self._dead_letter(error, failed)
         return self._done(status.FAILED, failed_deliveries=failed, detail=error)

@@ -16,7 +16,6 @@ handled must not disappear with the ledger's TTL.
 from __future__ import annotations
 
 import base64
-import logging
 import uuid
 from datetime import datetime
 from typing import Any, Callable, Mapping
@@ -26,8 +25,6 @@ from .events import DocumentEvent
 from .spec import TriggerSpec
 from .store import StoredDocument, fetch
 from .unit_of_work import CommitRejected, CommitUncertain, UnitOfWork, Write
-
-log = logging.getLogger("onto_functions.failures")
 
 _MAX_REQUEST_BYTES = 512 * 1024  # a dead letter must fit a 1 MiB document
 
@@ -72,7 +69,6 @@ class FailureBook:
             "failedDeliveries": failed_deliveries,
             **_request(headers, body),
         }, reason)
-        log.error("%s: event %s on %s dead-lettered: %s", self.spec.name, event.id, event.document, reason)
 
     def refuse(self, client: Any, key: str, headers: Mapping[str, str], body: bytes, reason: str) -> None:
         """Record a request that can never be an event of this function (see entrypoint.py)."""
@@ -82,7 +78,6 @@ class FailureBook:
             "refused": True,
             **_request(kept, body),
         }, reason)
-        log.error("%s: refused a request (recorded as dead letter request-%s): %s", self.spec.name, key, reason)
 
     def _write(self, client: Any, path: str, fields: dict[str, Any], reason: str) -> None:
         now = self.clock()
