@@ -87,6 +87,9 @@ def test_twenty_events_on_one_hot_view_all_land_once(db, project_id, counter):
     with ThreadPoolExecutor(20) as pool:
         outcomes = list(pool.map(counter.process, events))
     assert [o.status for o in outcomes] == ["applied"] * 20
+    # One instance queues writers of a contended view (hot_documents.py): a loser of the
+    # first round waits its turn and then commits, so no event needs a third attempt.
+    assert max(o.commit_attempts for o in outcomes) <= 2
     view = tally(db, "hot")
     assert view["count"] == 20
     assert view["total"] == sum(range(20))

@@ -47,6 +47,7 @@ from .change import Change, UnfitSnapshot
 from .contention import ContentionPolicy
 from .events import DocumentEvent
 from .failures import FailureBook
+from .hot_documents import HotDocuments
 from .ledger import LedgerState
 from .mediator import Mediator
 from .outcome import Outcome
@@ -77,6 +78,7 @@ class Executor:
         self.rng = rng or random.Random()
         self.failures = FailureBook(spec, clock)
         self.watermarks = WatermarkCache()
+        self.hot = HotDocuments()
         self.keeps_ledger = spec.mode is Mode.EXACTLY_ONCE
         self.latest_state = self.keeps_ledger and spec.semantics is Semantics.LATEST_STATE
 
@@ -124,6 +126,8 @@ class _Delivery:
         self.state: LedgerState | None = None
         self.guess: Any = self._first_guess()
         self.unproven_create: UnitOfWork | None = None
+        self.queued: list = []  # hot documents whose turn the next attempt takes
+        self.pause = 0.0  # backoff before the next attempt
 
     # -- the loop ------------------------------------------------------------
     def run(self) -> Outcome:
@@ -132,6 +136,16 @@ class _Delivery:
             if settled is not None:
                 return settled
             self.attempts += 1
+            done = self._attempt()
+            if done is not None:
+                return done
+            time.sleep(self.pause)
+
+    def _attempt(self) -> Outcome | None:
+        """Run the handler and commit once; None to go again. A retry of a hot document
+        holds its turn throughout (hot_documents.py); a first attempt only while committing."""
+        held = self.queued
+        with self.x.hot.turn(held, self._remaining()):
             work = UnitOfWork(self.client)
             try:
                 self.x.handler(Change(self.event, self.x.decode), work)
@@ -139,16 +153,18 @@ class _Delivery:
                 return self._handler_failed(exc, permanent=True)
             except Exception as exc:  # the handler's own error: never contention
                 return self._handler_failed(exc)
-            try:
-                written = work.commit(self._bookkeeping())
-            except (CommitRejected, CommitUncertain) as exc:
-                exhausted = self._lost_race(work, exc)
-                if exhausted is not None:
-                    return exhausted
-                continue
-            except Exception as exc:  # Firestore refused the handler's writes (too large, invalid)
-                return self._handler_failed(exc)
-            return self._applied(written)
+            keys = [(self.event.project, self.event.database, path) for path in work.writes]
+            with self.x.hot.turn([] if held else keys, self._remaining()):
+                try:
+                    written = work.commit(self._bookkeeping())
+                except (CommitRejected, CommitUncertain) as exc:
+                    return self._lost_race(work, exc, keys, queued=bool(held))
+                except Exception as exc:  # Firestore refused the handler's writes (too large, invalid)
+                    return self._handler_failed(exc)
+        return self._applied(written)
+
+    def _remaining(self) -> float:
+        return self.x.contention.deadline_seconds - (time.monotonic() - self.started)
 
     def _settle(self) -> Outcome | None:
         """An outcome decided without running the handler, or None to run it."""
@@ -214,20 +230,29 @@ class _Delivery:
             self.x.watermarks.remember(self.event, written[path])
         return self._done(status.APPLIED)
 
-    def _lost_race(self, work: UnitOfWork, exc: Exception) -> Outcome | None:
-        """Prepare the next attempt (read the ledger first, back off unless a guess was
-        wrong), or answer "contended" when the bounds are spent."""
+    def _lost_race(self, work: UnitOfWork, exc: Exception, keys: list, *, queued: bool) -> Outcome | None:
+        """Prepare the next attempt (read the ledger first; queue on what was contended; back
+        off unless a guess was wrong or the queue will space attempts), or answer "contended"
+        when the bounds are spent."""
         guessed = self.guess is not NO_GUESS
-        self.guess = NO_GUESS
+        rejected = isinstance(exc, CommitRejected)
+        # Under every-event semantics a failed precondition on the handler's writes says the
+        # mark was still absent, and the next commit's create of it proves that again: no read.
+        # A create that found its document (the mark's?) or an unknown fate must be read.
+        again = rejected and not exc.found_existing and self.x.keeps_ledger and not self.x.latest_state
+        self.guess = None if again else NO_GUESS
         self.x.watermarks.forget(self.event.document)
-        found_existing = isinstance(exc, CommitRejected) and exc.found_existing
-        self.unproven_create = work if found_existing and work.writes else None
+        self.unproven_create = work if rejected and exc.found_existing and work.writes else None
+        if rejected and keys:
+            self.x.hot.mark(keys)
+            self.queued = keys
         elapsed = time.monotonic() - self.started
         policy = self.x.contention
         if self.attempts >= policy.max_attempts or elapsed >= policy.deadline_seconds:
             return self._contended(f"lost every commit race: {self.attempts} attempts in {elapsed:.1f} s; last: {exc}")
-        if not guessed:
-            time.sleep(policy.delay(self.attempts, self.x.rng))
+        # Lost while holding the turn: another instance writes here too; spread out.
+        backoff = queued or not ((guessed and not again) or self.queued)
+        self.pause = policy.delay(self.attempts, self.x.rng) if backoff else 0.0
         return None
 
     def _contended(self, detail: str) -> Outcome:
