@@ -105,7 +105,7 @@ def test_failing_handler_is_retried_then_dead_lettered(db, project_id):
     assert [a.status for a in answers[:-1]] == [500] * (limit - 1)
     assert all("handler bug while processing broken/b1" in a.body["detail"] for a in answers[:-1])
     assert (answers[-1].status, answers[-1].body["outcome"]) == (200, "dead_lettered")
-    dead = db.document(ledger.dead_letter_path("broken-explode", event.id)).get().to_dict()
+    dead = db.document(ledger.dead_letter_path("broken-explode", ledger.event_key(event))).get().to_dict()
     assert "RuntimeError: handler bug while processing broken/b1" in dead["error"]
     assert dead["failedDeliveries"] == limit
     assert dead["document"] == "broken/b1" and dead["request"]["truncated"] is False
@@ -165,7 +165,7 @@ def test_late_create_on_a_fresh_instance_is_superseded_not_applied(db, project_i
 
 def test_dead_lettered_event_redelivered_to_a_fresh_instance_is_not_applied(db, project_id):
     event = document_event(project_id, "hits/h1", after={"target": "t"})
-    db.document(ledger.dead_letter_path(CREATED, event.id)).set({"error": "earlier failure"})
+    db.document(ledger.dead_letter_path(CREATED, ledger.event_key(event))).set({"error": "earlier failure"})
     outcome = TriggerFunction(TallyMediator, CREATED).process(event)
     assert outcome.status == "dead_lettered"
     assert tally(db, "t") == {}

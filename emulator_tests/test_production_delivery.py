@@ -209,7 +209,7 @@ def test_concurrent_failed_deliveries_are_each_counted_once(db, project_id):
         counts = list(pool.map(lambda _: instance(Flaky, "flaky-fail", project_id).process(event).failed_deliveries,
                                range(8)))
     assert sorted(counts) == list(range(1, 9))
-    assert db.document(ledger.failure_path("flaky-fail", event.id)).get().to_dict()["deliveries"] == 8
+    assert db.document(ledger.failure_path("flaky-fail", ledger.event_key(event))).get().to_dict()["deliveries"] == 8
 
 
 class Ticket(DomainModel):
@@ -252,3 +252,14 @@ def test_events_of_another_project_or_database_are_refused_never_served(db, proj
         assert "this function serves project" in answer.body["error"]
     assert db.collection("receipts").get() == []
     assert len(db.collection(ledger.DEAD_LETTERS).get()) == 2
+
+
+def test_the_ledger_keys_a_state_not_a_delivery_id(db, project_id):
+    """A backfill or a replay builds its own event for a state a live event already applied."""
+    live = document_event(project_id, "orders/o7", after={"n": 1})
+    assert instance(Receipts, "receipts-issue", project_id).process(live).status == "applied"
+    synthetic = replace(live, id="backfill-orders-o7")
+    assert instance(Receipts, "receipts-issue", project_id).process(synthetic).status == "duplicate"
+    assert ledger.event_key(live) == ledger.event_key(synthetic)
+    next_state = document_event(project_id, "orders/o8", after={"n": 1}, event_id=live.id)
+    assert ledger.event_key(next_state) != ledger.event_key(live)

@@ -172,7 +172,7 @@ class _Delivery:
             return self._too_old()
         if self.guess is not NO_GUESS:
             return None
-        state = self.state = ledger.read_state(self.client, self.x.spec.name, self.event.id, self.event.document)
+        state = self.state = ledger.read_state(self.client, self.x.spec.name, self.event)
         if state.mark is not None:
             ours = state.mark.data.get("attemptToken") == self.token  # our uncertain commit landed
             return self._done(status.APPLIED if ours else status.DUPLICATE)
@@ -197,8 +197,8 @@ class _Delivery:
             return []
         name, event = self.x.spec.name, self.event
         guarded: list[tuple[Write, Any]] = [
-            (Write("create", ledger.mark_path(name, event.id), self.x.mark(event, status.APPLIED, self.token)), True),
-            (Write("delete", ledger.dead_letter_path(name, event.id)), None),  # asserts: not dead-lettered
+            (Write("create", ledger.mark_path(name, ledger.event_key(event)), self.x.mark(event, status.APPLIED, self.token)), True),
+            (Write("delete", ledger.dead_letter_path(name, ledger.event_key(event))), None),  # asserts: not dead-lettered
         ]
         if self.x.latest_state:
             guarded.append((Write("set", ledger.watermark_path(name, event.document), self.x.watermark(event)),
@@ -218,7 +218,7 @@ class _Delivery:
     def _supersede(self) -> Outcome:
         mark = self.x.mark(self.event, status.SUPERSEDED, self.token)
         try:  # marked too, so a redelivery of this event is a cheap duplicate
-            UnitOfWork(self.client).commit([(Write("create", ledger.mark_path(self.x.spec.name, self.event.id), mark), True)])
+            UnitOfWork(self.client).commit([(Write("create", ledger.mark_path(self.x.spec.name, ledger.event_key(self.event)), mark), True)])
         except (CommitRejected, CommitUncertain):
             pass  # a concurrent delivery marked it: settled either way
         return self._done(status.SUPERSEDED)

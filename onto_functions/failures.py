@@ -38,7 +38,7 @@ class FailureBook:
 
     def count(self, client: Any, event: DocumentEvent, error: str, seen: StoredDocument | None) -> int:
         """Record one failed delivery; returns the number of failed deliveries so far."""
-        path = ledger.failure_path(self.spec.name, event.id)
+        path = ledger.failure_path(self.spec.name, ledger.event_key(event))
         token = uuid.uuid4().hex
         for _ in range(10):
             deliveries = int(seen.data.get("deliveries", 0)) + 1 if seen else 1
@@ -61,7 +61,7 @@ class FailureBook:
         from .encoding import encode_cloudevent
 
         headers, body = encode_cloudevent(event, form="structured")
-        self._write(client, ledger.dead_letter_path(self.spec.name, event.id), {
+        self._write(client, ledger.dead_letter_path(self.spec.name, ledger.event_key(event)), {
             "eventId": event.id,
             "eventType": event.event_type,
             "eventTime": event.time,

@@ -5,15 +5,20 @@ reserved prefix `_onto_`; sources and views under that prefix are refused, so
 bookkeeping and user data never collide. Each document carries `expireAt`,
 the field a Firestore TTL policy on these collection groups deletes by.
 
-- `_onto_ledger/{trigger}~{event id}`: the event's effect was committed (or it
+- `_onto_ledger/{trigger}~{event key}`: the event's effect was committed (or it
   was found superseded). Written in the same atomic commit as the handler's writes.
 - `_onto_watermarks/{trigger}~{source document}`: the version (update time) of
   the newest event applied for that document, the stale-event guard of the
   *latest state* semantics.
-- `_onto_failures/{trigger}~{event id}`: failed deliveries so far.
-- `_onto_dead_letters/{trigger}~{event id}`: an event given up on, with why
+- `_onto_failures/{trigger}~{event key}`: failed deliveries so far.
+- `_onto_dead_letters/{trigger}~{event key}`: an event given up on, with why
   and the whole event, so it can be replayed. Kept until handled unless the
   trigger sets `dead_letter_ttl_days`.
+
+An event is keyed by the document state it reports, not by its delivery id
+(see `event_key`): every redelivery of an event has the same key, and so
+does a synthetic event for the same state (a backfill, a replay), so the
+ledger applies each state of each document once whichever path brought it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
+from .events import DocumentEvent
 from .store import StoredDocument, fetch
 
 RESERVED_PREFIX = "_onto_"
@@ -45,20 +51,39 @@ def _doc_id(trigger: str, key: str) -> str:
     return doc_id
 
 
-def mark_path(trigger: str, event_id: str) -> str:
-    return f"{LEDGER}/{_doc_id(trigger, event_id)}"
+def event_key(event: DocumentEvent) -> str:
+    """The document state an event reports: `path@<new update time>`, or for a delete
+    `path@deleted:<update time of the version deleted>`.
+
+    Unique per event: writes to one document get distinct update times, and a
+    delete removes one version. (A delete's event time cannot serve: it may be
+    truncated to whole seconds.)
+    """
+    if event.after is not None and event.after.update_time is not None:
+        return f"{event.document}@{_stamp(event.after.update_time)}"
+    if event.before is not None and event.before.update_time is not None:
+        return f"{event.document}@deleted:{_stamp(event.before.update_time)}"
+    return f"{event.document}@event:{event.id}"  # no versions at all: only the id is left
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def mark_path(trigger: str, key: str) -> str:
+    return f"{LEDGER}/{_doc_id(trigger, key)}"
 
 
 def watermark_path(trigger: str, document: str) -> str:
     return f"{WATERMARKS}/{_doc_id(trigger, document)}"
 
 
-def failure_path(trigger: str, event_id: str) -> str:
-    return f"{FAILURES}/{_doc_id(trigger, event_id)}"
+def failure_path(trigger: str, key: str) -> str:
+    return f"{FAILURES}/{_doc_id(trigger, key)}"
 
 
-def dead_letter_path(trigger: str, event_id: str) -> str:
-    return f"{DEAD_LETTERS}/{_doc_id(trigger, event_id)}"
+def dead_letter_path(trigger: str, key: str) -> str:
+    return f"{DEAD_LETTERS}/{_doc_id(trigger, key)}"
 
 
 def expiry(now: datetime, ttl_days: int) -> datetime:
@@ -75,9 +100,10 @@ class LedgerState:
     failure: StoredDocument | None
 
 
-def read_state(client: Any, trigger: str, event_id: str, document: str) -> LedgerState:
-    paths = [mark_path(trigger, event_id), watermark_path(trigger, document),
-             dead_letter_path(trigger, event_id), failure_path(trigger, event_id)]
+def read_state(client: Any, trigger: str, event: DocumentEvent) -> LedgerState:
+    key = event_key(event)
+    paths = [mark_path(trigger, key), watermark_path(trigger, event.document),
+             dead_letter_path(trigger, key), failure_path(trigger, key)]
     return LedgerState(*fetch(client, paths))
 
 
