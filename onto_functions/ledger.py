@@ -14,6 +14,9 @@ the field a Firestore TTL policy on these collection groups deletes by.
 - `_onto_dead_letters/{trigger}~{event key}`: an event given up on, with why
   and the whole event, so it can be replayed. Kept until handled unless the
   trigger sets `dead_letter_ttl_days`.
+- `_onto_replayed/{same id}`: a dead letter that `onto failures replay` ran
+  again, with the outcome; kept for the ledger's TTL, so that it can be
+  replayed once more (a duplicate then) and audited.
 
 An event is keyed by the document state it reports, not by its delivery id
 (see `event_key`): every redelivery of an event has the same key, and so
@@ -37,7 +40,8 @@ LEDGER = "_onto_ledger"
 WATERMARKS = "_onto_watermarks"
 FAILURES = "_onto_failures"
 DEAD_LETTERS = "_onto_dead_letters"
-COLLECTIONS = (LEDGER, WATERMARKS, FAILURES, DEAD_LETTERS)
+REPLAYED = "_onto_replayed"
+COLLECTIONS = (LEDGER, WATERMARKS, FAILURES, DEAD_LETTERS, REPLAYED)
 EXPIRY_FIELD = "expireAt"
 
 _MAX_ID_BYTES = 1500
