@@ -162,7 +162,7 @@ def _stored(snap: Any) -> StoredDocument | None:
         return None
     return StoredDocument(
         path=_relative(snap.reference.path),
-        data=_from_firestore(snap.to_dict() or {}),
+        data=from_firestore(snap.to_dict() or {}),
         update_time=snap.update_time,
         create_time=snap.create_time,
     )
@@ -183,12 +183,12 @@ def to_firestore(client: Any, value: Any) -> Any:
     return value
 
 
-def _from_firestore(value: Any) -> Any:
+def from_firestore(value: Any) -> Any:
     """DocumentReference → DocRef, recursively, so models see one reference type."""
     if hasattr(value, "path") and hasattr(value, "_client") and hasattr(value, "id"):
         return DocRef(_relative(value.path))
     if isinstance(value, dict):
-        return {k: _from_firestore(v) for k, v in value.items()}
+        return {k: from_firestore(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_from_firestore(v) for v in value]
+        return [from_firestore(v) for v in value]
     return value
