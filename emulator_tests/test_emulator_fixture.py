@@ -23,7 +23,7 @@ from onto_functions.local.emulator import (
 )
 from onto_functions.local.receiver import Receiver
 from onto_functions.testing import wait_for
-from onto_functions.testing.plugin import EmulatorHandle
+from onto_functions.testing.emulator_fixtures import EmulatorHandle
 
 WRITTEN = "google.cloud.firestore.document.v1.written"
 

@@ -29,6 +29,17 @@ def deploy_locally(emulator, receiver, project_id):
     return functions
 
 
+def wait_for_carol_marks(db, count: int, what: str) -> list[dict]:
+    """The ledger marks of Carol's ticket, once there are `count` (one per event handled)."""
+    query = db.collection(ledger.LEDGER).where(filter=FieldFilter("document", "==", "tickets/standup-carol"))
+
+    def marks() -> list[dict] | None:
+        found = [m.to_dict() for m in query.get()]
+        return found if len(found) == count else None
+
+    return wait_for(marks, timeout=30, message=what)
+
+
 def test_one_toggle_updates_every_participants_view(db, firestore_emulator, event_receiver, project_id):
     functions = deploy_locally(firestore_emulator, event_receiver, project_id)
 
@@ -44,17 +55,14 @@ def test_one_toggle_updates_every_participants_view(db, firestore_emulator, even
 
     # Views converge as soon as any later event reads the new state, so wait for
     # the toggle's own event: Carol's ticket has two marks, its create and the toggle.
-    def carol_marks():
-        query = db.collection(ledger.LEDGER).where(filter=FieldFilter("document", "==", "tickets/standup-carol"))
-        marks = [m.to_dict() for m in query.get()]
-        return marks if len(marks) == 2 else None
-
-    marks = wait_for(carol_marks, timeout=30, message="the toggle's event to be applied")
+    marks = wait_for_carol_marks(db, 2, "the toggle's event to be applied")
     assert sorted(m["outcome"] for m in marks) == ["applied", "applied"]
     assert len({m["eventId"] for m in marks}) == 2
     toggle_id = max(marks, key=lambda m: m["version"])["eventId"]
-    last = next(d for d in event_receiver.deliveries("ticket-refresh-meeting")
-                if d.project == project_id and d.headers.get("ce-id") == toggle_id)
+    # The mark commits inside the handler; the receiver records the delivery after it returns.
+    last = wait_for(lambda: next((d for d in event_receiver.deliveries("ticket-refresh-meeting")
+                                  if d.project == project_id and d.headers.get("ce-id") == toggle_id), None),
+                    timeout=30, message="the toggle's delivery to be recorded")
     assert last.status == 200
 
     # Production redelivers: the same request again changes nothing.
@@ -73,5 +81,10 @@ def test_toggling_back_converges_to_the_latest_state(db, firestore_emulator, eve
         ticket = store.get(Ticket, "standup-carol")
         ticket.attendance = value
         store.save(ticket)
-    final = wait_for(lambda: scenario.all_attending(2)(db), timeout=30, message="Carol's last toggle (off)")
+    # Two attending shows already after the first toggle: wait for every event of
+    # Carol's ticket (create, toggle, three toggles) before reading the views.
+    marks = wait_for_carol_marks(db, 5, "every event of Carol's ticket to be handled")
+    assert max(marks, key=lambda m: m["version"])["outcome"] == "applied"
+    final = scenario.views(db)
+    assert all(v is not None and v.num_attending == 2 for v in final.values()), final
     assert all("Carol Diaz" not in v.attending for v in final.values())
