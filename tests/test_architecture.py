@@ -29,7 +29,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("onto_functions", "cli")
-NOT_RUNTIME = ("onto_functions.deploy", "onto_functions.local", "onto_functions.testing")
+NOT_RUNTIME = ("onto_functions.deploy", "onto_functions.local", "onto_functions.ops", "onto_functions.testing")
 RUNTIME_MUST_NOT_LOAD = (*NOT_RUNTIME, "typer", "rich", "click", "pytest")
 MAX_FUNCTION_LINES = 50
 CODE_OUTSIDE_TESTS = ("onto_functions", "cli", "function_templates", "examples", "benchmarks")
@@ -38,6 +38,7 @@ CODE_OUTSIDE_TESTS = ("onto_functions", "cli", "function_templates", "examples",
 FORBIDDEN_IMPORTS = {
     "onto_functions.local": ("onto_functions.testing",),
     "onto_functions.deploy": ("onto_functions.local", "onto_functions.testing"),
+    "onto_functions.ops": ("onto_functions.deploy", "onto_functions.local", "onto_functions.testing"),
     "runtime": NOT_RUNTIME,
 }
 
