@@ -23,8 +23,9 @@ from typing import Any, Callable
 import pytest
 
 from onto_functions import ledger
-from onto_functions.local.emulator import FirestoreEmulator, emulator_client
-from onto_functions.local.workers import free_port
+from onto_functions.local.emulator import FirestoreEmulator
+from onto_functions.local.emulator_client import emulator_client
+from onto_functions.local.loopback import free_port
 from onto_functions.testing import wait_for
 
 REPO = Path(__file__).resolve().parents[1]

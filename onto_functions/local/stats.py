@@ -26,6 +26,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+COUNTERS = (
+    "received", "delivered", "applied", "duplicates", "superseded", "ignored", "retried", "dead_lettered",
+    "injected_duplicates", "injected_holds", "injected_failures", "in_flight",
+)
 _OUTCOME_COUNTERS = {
     "applied": "applied",
     "duplicate": "duplicates",
@@ -49,29 +53,14 @@ def percentile(values: Iterable[float], q: float) -> float | None:
 
 @dataclass
 class TriggerStats:
-    received: int = 0
-    delivered: int = 0
-    applied: int = 0
-    duplicates: int = 0
-    superseded: int = 0
-    ignored: int = 0
-    retried: int = 0
-    dead_lettered: int = 0
-    injected_duplicates: int = 0
-    injected_holds: int = 0
-    injected_failures: int = 0
-    in_flight: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=20_000), repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         p50 = percentile(self.latencies, 50)
         p95 = percentile(self.latencies, 95)
         return {
-            "received": self.received, "delivered": self.delivered, "applied": self.applied,
-            "duplicates": self.duplicates, "superseded": self.superseded, "ignored": self.ignored,
-            "retried": self.retried, "dead_lettered": self.dead_lettered,
-            "injected_duplicates": self.injected_duplicates, "injected_holds": self.injected_holds,
-            "injected_failures": self.injected_failures, "in_flight": self.in_flight,
+            **self.counts,
             "p50_ms": None if p50 is None else round(p50 * 1000, 1),
             "p95_ms": None if p95 is None else round(p95 * 1000, 1),
         }
@@ -92,8 +81,7 @@ class Stats:
 
     def count(self, trigger: str, counter: str, n: int = 1) -> None:
         with self._lock:
-            stats = self._get(trigger)
-            setattr(stats, counter, getattr(stats, counter) + n)
+            self._get(trigger).counts[counter] += n
 
     def outcome(self, trigger: str, outcome: str, latency: float | None = None) -> None:
         """A worker acknowledged a delivery with the executor's `outcome`."""
@@ -101,7 +89,7 @@ class Stats:
             stats = self._get(trigger)
             counter = _OUTCOME_COUNTERS.get(outcome)
             if counter:
-                setattr(stats, counter, getattr(stats, counter) + 1)
+                stats.counts[counter] += 1
             if latency is not None:
                 stats.latencies.append(latency)
 
