@@ -96,7 +96,7 @@ def main() -> None:
         projects = {"exactly-once": f"demo-bench-eo-{uuid.uuid4().hex[:6]}",
                     "bare": f"demo-bench-bare-{uuid.uuid4().hex[:6]}"}
         clients = {p: emulator_client(p, emulator.host) for p in projects.values()}
-        executor = TriggerFunction(MirrorMediator, "mirror-mirror")
+        executor = TriggerFunction(MirrorMediator, "mirror-mirror", project=projects["exactly-once"])
         receiver.register("eo", lambda h, b: (lambda r: (r.status, r.encoded()))(executor.handle(h, b)))
         receiver.register("bare", bare_handler(lambda p: clients[p]))
         register_trigger(emulator.host, projects["exactly-once"], "eo", executor.spec.event_type, "docs/{doc_id}")
@@ -125,14 +125,14 @@ def main() -> None:
             print(f"  ratio (exactly-once / bare): median {ratio:.2f}x, p95 {ratio95:.2f}x")
 
         hot_project = f"demo-bench-hot-{uuid.uuid4().hex[:6]}"
-        hot = TriggerFunction(HotMediator, "hot-count")
+        hot = TriggerFunction(HotMediator, "hot-count", project=hot_project)
         events = [document_event(hot_project, f"hits/h{i}", after={"n": i}) for i in range(20)]
         started = time.perf_counter()
         with ThreadPoolExecutor(20) as pool:
             outcomes = list(pool.map(hot.process, events))
         wall = time.perf_counter() - started
         count = emulator_client(hot_project, emulator.host).document("hot/one").get().get("count")
-        attempts = sum(o.attempts for o in outcomes)
+        attempts = sum(o.commit_attempts for o in outcomes)
         print(f"20 concurrent events on one hot view: {wall:.2f} s wall, count={count} "
               f"({'all landed once' if count == 20 else 'WRONG'}), {attempts} attempts in all")
 

@@ -282,7 +282,7 @@ def test_failing_trigger_is_retried_then_dead_lettered_while_others_flow(onto_st
                     timeout=60, message="three dead letters")
     for letter in dead:
         data = letter.to_dict()
-        assert data["trigger"] == "broken-explode" and data["attempts"] == 3
+        assert data["trigger"] == "broken-explode" and data["failedDeliveries"] == 3
         assert "handler bug" in data["error"]
         assert data["deadLetteredAt"].timestamp() > flowing_done  # the others did not wait for it
     stack.wait_idle(timeout=30)

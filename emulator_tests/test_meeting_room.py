@@ -11,7 +11,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from examples.meeting_room import scenario
 from examples.meeting_room.models import Ticket
-from onto_functions import discover, ledger
+from onto_functions import Store, discover, ledger
 from onto_functions.entrypoint import function_for_spec
 from onto_functions.local.emulator import register_trigger
 from onto_functions.testing import wait_for
@@ -23,7 +23,7 @@ def deploy_locally(emulator, receiver, project_id):
     """Register every trigger of the app with the emulator, served by its real entry point."""
     functions = {}
     for spec in discover(APP):
-        function = functions[spec.name] = function_for_spec(spec)
+        function = functions[spec.name] = function_for_spec(spec, project=project_id)
         receiver.register(spec.name, lambda h, b, f=function: (lambda r: (r.status, r.encoded()))(f.handle(h, b)))
         register_trigger(emulator.host, project_id, spec.name, spec.event_type, spec.document)
     return functions
@@ -69,8 +69,9 @@ def test_toggling_back_converges_to_the_latest_state(db, firestore_emulator, eve
     deploy_locally(firestore_emulator, event_receiver, project_id)
     scenario.run(db, lambda check, what: wait_for(check, timeout=30, message=what))
     for value in (False, True, False):
-        ticket = Ticket.get(db, "standup-carol")
+        store = Store(db)
+        ticket = store.get(Ticket, "standup-carol")
         ticket.attendance = value
-        ticket.save(db)
+        store.save(ticket)
     final = wait_for(lambda: scenario.all_attending(2)(db), timeout=30, message="Carol's last toggle (off)")
     assert all("Carol Diaz" not in v.attending for v in final.values())

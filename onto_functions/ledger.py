@@ -6,18 +6,25 @@ bookkeeping and user data never collide. Each document carries `expireAt`,
 the field a Firestore TTL policy on these collection groups deletes by.
 
 - `_onto_ledger/{trigger}~{event id}`: the event's effect was committed (or it
-  was found superseded). Written in the same transaction as the handler's writes.
+  was found superseded). Written in the same atomic commit as the handler's writes.
 - `_onto_watermarks/{trigger}~{source document}`: the version (update time) of
-  the newest event applied for that document, the stale-event guard.
+  the newest event applied for that document, the stale-event guard of the
+  *latest state* semantics.
 - `_onto_failures/{trigger}~{event id}`: failed deliveries so far.
-- `_onto_dead_letters/{trigger}~{event id}`: an event given up on, with why.
+- `_onto_dead_letters/{trigger}~{event id}`: an event given up on, with why
+  and the whole event, so it can be replayed. Kept until handled unless the
+  trigger sets `dead_letter_ttl_days`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import quote
+
+from .store import StoredDocument, fetch
 
 RESERVED_PREFIX = "_onto_"
 LEDGER = "_onto_ledger"
@@ -56,6 +63,22 @@ def dead_letter_path(trigger: str, event_id: str) -> str:
 
 def expiry(now: datetime, ttl_days: int) -> datetime:
     return now + timedelta(days=ttl_days)
+
+
+@dataclass(frozen=True)
+class LedgerState:
+    """What the ledger knows of one event of one trigger, read in one round trip."""
+
+    mark: StoredDocument | None
+    watermark: StoredDocument | None
+    dead_letter: StoredDocument | None
+    failure: StoredDocument | None
+
+
+def read_state(client: Any, trigger: str, event_id: str, document: str) -> LedgerState:
+    paths = [mark_path(trigger, event_id), watermark_path(trigger, document),
+             dead_letter_path(trigger, event_id), failure_path(trigger, event_id)]
+    return LedgerState(*fetch(client, paths))
 
 
 def utcnow() -> datetime:
