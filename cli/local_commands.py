@@ -21,18 +21,22 @@ EMULATE_HELP = (
     "Run the local stack in the foreground, like `firebase emulators:start`.\n\n"
     "Starts the Cloud Firestore emulator (the gcloud SDK's component, firebase-tools' cached jar, or "
     "--jar / $ONTO_FIRESTORE_EMULATOR_JAR; needs Java) and a function host that registers every trigger "
-    "of APP and runs each one's bundle (the folder `onto bundle` builds for deploy) in its own "
-    "functions-framework worker, started on the trigger's first event.\n\n"
+    "of APP and runs each one's bundle (the folder `onto bundle` builds for deploy) in functions-framework "
+    "workers: --instances of them per trigger, each started when a delivery first needs it and stopped "
+    "when idle, deliveries spread over them as production spreads them over instances.\n\n"
     "The host stores every event the emulator sends in a durable queue (STATE_DIR/queue.sqlite) before it "
-    "answers, then delivers it with production's semantics: at least once, retried with backoff up to the "
-    "trigger's max_deliveries, then dead-lettered; a few deliveries in flight per trigger; no ordering "
-    "promise. The executor's ledger makes each effect happen once.\n\n"
+    "answers, then delivers it as Eventarc does: at least once; every answer that is not 2xx (a 4xx too) "
+    "and every attempt without an answer is retried with jittered exponential backoff (0.05 s up to 2 s "
+    "here; 10 s up to 600 s in production) until the host's limit; a redelivery goes to another instance "
+    "than the last one; a few deliveries in flight per trigger; no ordering promise. The executor's ledger "
+    "makes each effect happen once. The live view (and --json) counts every outcome an instance answers: "
+    "applied, duplicate, superseded, ignored, dead_lettered, refused, failed, contended.\n\n"
     "Stop with Ctrl-C (or SIGTERM): every process it started ends, and events not yet delivered stay "
     "queued for the next `onto emulate` with the same project.\n\n"
     "[bold]Examples[/bold]\n\n"
     "  onto emulate examples.meeting_room.main\n\n"
-    "  onto emulate myapp.main --duplicate 0.3 --reorder 0.2 --fail 0.1 --seed 7\n\n"
-    "  onto emulate myapp.main --json > events.jsonl   (one JSON object per event)\n\n"
+    "  onto emulate myapp.main --duplicate 0.3 --reorder 0.2 --fail 0.1 --restart 0.05 --seed 7\n\n"
+    "  onto emulate myapp.main --instances 3 --json > events.jsonl   (one JSON object per event)\n\n"
     "  onto invoke TRIGGER --path tickets/t1 --after '{\"attendance\": true}'"
 )
 
@@ -69,8 +73,14 @@ def emulate(
                                   help="Hold an event back (50-500 ms) so later ones overtake it."),
     fail: float = typer.Option(0.0, "--fail", min=0.0, max=1.0, metavar="P",
                                help="Report a delivery as failed AFTER the handler committed, so it is redelivered."),
+    restart: float = typer.Option(0.0, "--restart", min=0.0, max=1.0, metavar="P",
+                                  help="After a delivery, kill the instance that answered (SIGKILL), with "
+                                       "probability P: deliveries in flight on it are retried, the next one "
+                                       "cold-starts a new instance."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the fault decisions, for a repeatable run."),
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Deliveries in flight per trigger."),
+    instances: int = typer.Option(2, "--instances", min=1, metavar="N",
+                                  help="Worker processes (instances) per trigger; deliveries are spread over them."),
     idle_seconds: float = typer.Option(300.0, "--idle-seconds", help="Stop a trigger's worker after this long idle."),
     json_log: bool = typer.Option(False, "--json", help="Print one JSON object per event to stdout, no live view."),
 ) -> None:
@@ -81,8 +91,8 @@ def emulate(
     try:
         config = StackConfig(
             app=app_ref or _default_app(root), project=project, state_dir=state_dir, project_root=root,
-            faults=FaultPlan(duplicate=duplicate, reorder=reorder, fail=fail, seed=seed),
-            concurrency=concurrency, host_port=port, emulator_port=emulator_port,
+            faults=FaultPlan(duplicate=duplicate, reorder=reorder, fail=fail, restart=restart, seed=seed),
+            concurrency=concurrency, instances=instances, host_port=port, emulator_port=emulator_port,
             emulator_host=emulator_host, jar=jar, idle_seconds=idle_seconds, fresh=fresh,
         )
     except (StackError, ValueError) as exc:
@@ -109,7 +119,8 @@ def _run_in_foreground(config: Any, json_log: bool) -> None:
             began = time.monotonic()
             stack.stop()
             if emit:
-                emit({"event": "stopped", "stopSeconds": round(time.monotonic() - began, 2)})
+                emit({"event": "stopped", "stopSeconds": round(time.monotonic() - began, 2),
+                      "triggers": stack.snapshot()})
             else:
                 typer.echo(f"Stopped in {time.monotonic() - began:.1f} s; the queue is kept in "
                            f"{config.resolved_state_dir}.", err=True)
@@ -204,29 +215,39 @@ def _header(info: dict[str, Any]) -> Any:
     return Text("\n").join(lines)
 
 
+# (column, counter) of the live view: every outcome an instance can answer has its column.
+_COUNTER_COLUMNS = (
+    ("received", "received"), ("applied", "applied"), ("duplicate", "duplicate"), ("superseded", "superseded"),
+    ("ignored", "ignored"), ("refused", "refused"), ("failed", "failed"), ("contended", "contended"),
+    ("no answer", "unanswered"), ("retried", "retried"), ("dead-lettered", "dead_lettered"),
+)
+_ALARMING = frozenset({"refused", "failed", "dead_lettered"})
+
+
 def _trigger_table(stack: Any) -> list[Any]:
-    """One row per trigger: what the host counted, what is queued, how long events took."""
+    """One row per trigger: its running instances, what the host counted, what is queued, how long events took."""
     from rich.table import Table
     from rich.text import Text
 
     table = Table(expand=False)
-    width = max([len(s.name) for s in stack.specs] + [7]) + 2
-    table.add_column("trigger", no_wrap=True, min_width=width)
-    for column in ("received", "applied", "dup skipped", "superseded", "retried",
-                   "dead-lettered", "queued", "p50 ms", "p95 ms"):
+    table.add_column("trigger", no_wrap=True, min_width=max([len(s.name) for s in stack.specs] + [7]))
+    table.add_column("instances", justify="right")
+    for column, _ in _COUNTER_COLUMNS:
+        table.add_column(column, justify="right")
+    for column in ("queued", "p50 ms", "p95 ms"):
         table.add_column(column, justify="right")
     running = stack.workers.running() if stack.workers else {}
     queue = stack.queue
     for name, row in stack.snapshot().items():
-        queued = queue.pending_count(name) if queue else 0
-        dead = Text(str(row["dead_lettered"]), style="red" if row["dead_lettered"] else "")
+        counts = [Text(str(row.get(key, 0)), style="red" if key in _ALARMING and row.get(key) else "")
+                  for _, key in _COUNTER_COLUMNS]
         table.add_row(
-            Text(("● " if name in running else "  ") + name), str(row["received"]), str(row["applied"]),
-            str(row["duplicates"]), str(row["superseded"]), str(row["retried"]), dead, str(queued),
+            Text(name), f"{len(running.get(name, []))}/{stack.config.instances}", *counts,
+            str(queue.pending_count(name) if queue else 0),
             "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}",
             "-" if row["p95_ms"] is None else f"{row['p95_ms']:.0f}",
         )
-    return [table, Text(f"● = worker running ({len(running)})", style="dim")]
+    return [table, Text("instances = running / configured per trigger", style="dim")]
 
 
 # --------------------------------------------------------------------------- demo
@@ -271,7 +292,9 @@ def invoke(
 
     The event goes through the host's queue and the trigger's worker like an
     emulator event (faults included), and the command prints the outcome:
-    applied, duplicate, superseded, failed (with the error) or dead_lettered.
+    applied, duplicate, superseded, ignored, refused, dead_lettered, or the
+    last failure (failed, contended) when the host gave up; exits 1 when the
+    event failed, was refused or was dead-lettered.
 
       onto invoke ticket-refresh-meeting --path tickets/t1 --after '{"attendance": true}'
     """
@@ -287,7 +310,7 @@ def invoke(
     payload = {"trigger": trigger, "document": path.strip("/"), **docs, "wait": wait or None}
     result = _post_invoke(info["host"], payload, timeout=wait + 10)
     typer.echo(json.dumps(result, indent=2))
-    if result.get("event") == "dead_lettered" or result.get("outcome") in ("failed", "dead_lettered"):
+    if result.get("event") == "dead_lettered" or result.get("outcome") in ("failed", "refused", "dead_lettered"):
         raise typer.Exit(1)
 
 

@@ -124,5 +124,5 @@ def _report(stack: LocalStack, echo: Callable[[str], None], timeout: float) -> b
     stack.wait_idle(timeout=timeout)
     totals = stack.stats.totals()
     echo(f"{totals.get('received', 0)} events received, {totals.get('applied', 0)} applied, "
-         f"{totals.get('duplicates', 0)} duplicates skipped, {totals.get('dead_lettered', 0)} dead-lettered.")
+         f"{totals.get('duplicate', 0)} duplicates skipped, {totals.get('dead_lettered', 0)} dead-lettered.")
     return not totals.get("dead_lettered")

@@ -9,8 +9,9 @@ front only validates and stores (an event is on disk before the emulator
 gets its 200), and the dispatcher delivers from its own threads with
 production's semantics: at least once, failed attempts retried with
 backoff up to a limit (see delivery.py); at most `concurrency` deliveries
-in flight per trigger, so a slow trigger holds back only itself; no
-ordering promise. Fault injection (faults.py) sits in the dispatcher.
+in flight per trigger, spread over its instances (worker_pool.py), so a
+slow trigger holds back only itself; no ordering promise. Fault injection
+(faults.py) sits in the dispatcher.
 
 The HTTP front that calls `accept` is host_server.py.
 """
@@ -180,8 +181,9 @@ class FunctionHost:
                 self._pool.submit(self._deliver, item)
             if time.monotonic() - last_reap > 5:
                 last_reap = time.monotonic()
-                for name in self.workers.reap_idle():
-                    self.journal.emit({"event": "worker_stopped", "trigger": name, "reason": "idle"})
+                for worker in self.workers.reap_idle():
+                    self.journal.emit({"event": "worker_stopped", "trigger": worker.name,
+                                       "instance": worker.instance, "pid": worker.pid, "reason": "idle"})
 
     def _wait_for_work(self, blocked: bool) -> None:
         """Until kicked (an event stored, a delivery finished) or the next held-back event is due."""

@@ -72,6 +72,7 @@ class StackConfig:
     project_root: Path = field(default_factory=Path.cwd)
     faults: FaultPlan = field(default_factory=FaultPlan)
     concurrency: int = 4  # deliveries in flight per trigger (and threads per worker)
+    instances: int = 2  # worker processes per trigger, each started on first use, deliveries spread over them
     host_port: int = 0  # 0: a free loopback port
     emulator_port: int = 0
     emulator_host: str | None = None  # attach to a running emulator (it must deliver to host_port)
@@ -90,6 +91,8 @@ class StackConfig:
             )
         if self.concurrency < 1:
             raise StackError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if self.instances < 1:
+            raise StackError(f"--instances must be at least 1, got {self.instances}")
 
     @property
     def resolved_state_dir(self) -> Path:
@@ -197,15 +200,15 @@ class LocalStack:
         assert self.queue is not None
         self.stats = Stats(s.name for s in self.specs)
         env = worker_env(emulator_host=self.emulator_host, project=cfg.project, concurrency=cfg.concurrency)
-        self.workers = WorkerPool(bundles, env=env, log_dir=self.state_dir / "logs", idle_seconds=cfg.idle_seconds,
-                                  on_start=self._worker_started)
+        self.workers = WorkerPool(bundles, env=env, log_dir=self.state_dir / "logs", instances=cfg.instances,
+                                  idle_seconds=cfg.idle_seconds, on_start=self._worker_started)
         return FunctionHost(self.specs, self.queue, self.workers, faults=Faults(cfg.faults), stats=self.stats,
                             concurrency=cfg.concurrency, backoff=cfg.backoff,
                             host_extra_attempts=cfg.host_extra_attempts, on_event=self.on_event)
 
     def _worker_started(self, worker: Worker) -> None:
-        self._emit({"event": "worker_started", "trigger": worker.name, "pid": worker.proc.pid if worker.proc else None,
-                    "startupMs": round((worker.startup_seconds or 0) * 1000)})
+        self._emit({"event": "worker_started", "trigger": worker.name, "instance": worker.instance,
+                    "pid": worker.pid, "startupMs": round((worker.startup_seconds or 0) * 1000)})
 
     def _serve(self, host: FunctionHost, port: int) -> str:
         """Where the emulator's deliveries reach `host`: the shared receiver, or an own HTTP front."""
@@ -217,23 +220,10 @@ class LocalStack:
         return self.server.address
 
     def prestart_workers(self) -> None:
-        """Start every trigger's worker now, in parallel (for small apps and demos: no cold first event)."""
-        import threading
-
-        workers = self.workers
-        assert workers is not None
-
-        def start(name: str) -> None:
-            try:
-                workers.release(workers.acquire(name))
-            except Exception as exc:  # the first event will try again and report it
-                self._emit({"event": "worker_failed", "trigger": name, "error": str(exc)[:1000]})
-
-        threads = [threading.Thread(target=start, args=(s.name,)) for s in self.specs]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        """Start every instance of every trigger now, in parallel (for small apps and demos: no cold first event)."""
+        assert self.workers is not None
+        for trigger, exc in self.workers.prestart():
+            self._emit({"event": "worker_failed", "trigger": trigger, "error": str(exc)[:1000]})
 
     def stop(self) -> None:
         """Stop everything this stack started; the queue file stays. Safe to call twice."""
@@ -297,6 +287,7 @@ class LocalStack:
             "emulator": self.emulator_host, "emulatorPid": self.emulator.pid if self.emulator else None,
             "host": self.host_address, "stateDir": str(self.state_dir),
             "triggers": {s.name: {"kind": s.kind.value, "document": s.document} for s in self.specs},
+            "instances": self.config.instances, "concurrency": self.config.concurrency,
             "faults": self.config.faults.describe(), "seed": self.config.faults.seed,
             "recovered": self.queue.recovered if self.queue else 0, "bundles": str(self.bundle_dir),
         }

@@ -49,17 +49,18 @@ def _functions_framework() -> list[str]:
 
 
 class Worker:
-    """One functions-framework process serving one bundle."""
+    """One functions-framework process serving one bundle: instance number `instance` of its trigger."""
 
-    def __init__(self, bundle: Bundle, env: Mapping[str, str], log_dir: Path,
+    def __init__(self, bundle: Bundle, env: Mapping[str, str], log_dir: Path, *, instance: int = 0,
                  startup_timeout: float = 60.0) -> None:
         self.bundle = bundle
+        self.instance = instance
         # The bundle folder first on PYTHONPATH: its vendored onto_functions and app modules, exactly
         # what deploy uploads; third-party packages come from this environment (requirements.txt).
         paths = [str(bundle.path), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
         self.env = {**env, "PYTHONPATH": os.pathsep.join(paths)}
         self.env["K_SERVICE"] = bundle.spec.name
-        self.log_path = log_dir / f"{bundle.spec.name}.log"
+        self.log_path = log_dir / f"{bundle.spec.name}.{instance}.log"
         self.startup_timeout = startup_timeout
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -71,6 +72,10 @@ class Worker:
     @property
     def name(self) -> str:
         return self.bundle.spec.name
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
 
     @property
     def alive(self) -> bool:
@@ -120,13 +125,15 @@ class Worker:
             time.sleep(0.05)
 
     def post(self, headers: Mapping[str, str], body: bytes, timeout: float) -> tuple[int, bytes]:
-        """Send one event; (status, body). Raises OSError when the worker cannot be reached."""
+        """Send one event; (status, body). Raises OSError when no answer came (refused, timed out, cut off)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             sent = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length", "connection")}
             conn.request("POST", f"/{self.bundle.entry_point}", body=body, headers=sent)
             resp = conn.getresponse()
             return resp.status, resp.read()
+        except http.client.HTTPException as exc:  # e.g. IncompleteRead: the process died mid-answer
+            raise ConnectionAbortedError(f"{type(exc).__name__}: {exc}") from exc
         finally:
             conn.close()
 
@@ -135,6 +142,11 @@ class Worker:
         # the host gave them their grace, and what is still running stays queued for the next start.
         if self.proc is not None:
             stop_process_group(self.proc, signum=signal.SIGINT)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once, as a platform replacing an instance would."""
+        if self.proc is not None:
+            stop_process_group(self.proc, signum=signal.SIGKILL)
 
     def _log_tail(self, lines: int = 25) -> str:
         try:
