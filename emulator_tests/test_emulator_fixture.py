@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from google.events.cloud.firestore_v1.types import DocumentEventData
 
-from onto_functions.local import emulator as emulator_mod
+from onto_functions.local import installation as emulator_mod
 from onto_functions.local.emulator import (
     EmulatorError,
     EmulatorNotFound,
