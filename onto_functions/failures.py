@@ -1,0 +1,102 @@
+"""Failed deliveries, counted once each, and dead letters that keep the whole event.
+
+Why counting needs care: the count decides when an event is given up on
+(`max_deliveries`), and a write whose answer was lost (a deadline) may or
+may not have landed. An `Increment` retried after such a loss counts one
+failure twice. So each delivery writes the count it read plus one, under a
+precondition that the document is still as read, with a token of its own;
+when the write's fate is unknown, reading the token back tells.
+
+A dead letter keeps the event as a structured CloudEvent (`request`), so
+that it can be replayed through the same decoder and executor, and it has no
+expiry unless the trigger sets `dead_letter_ttl_days`: an event nobody
+handled must not disappear with the ledger's TTL.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from . import ledger
+from .events import DocumentEvent
+from .spec import TriggerSpec
+from .store import StoredDocument, fetch
+from .unit_of_work import CommitRejected, CommitUncertain, UnitOfWork, Write
+
+_MAX_REQUEST_BYTES = 512 * 1024  # a dead letter must fit a 1 MiB document
+
+
+class FailureBook:
+    """Failure counts and dead letters of one trigger."""
+
+    def __init__(self, spec: TriggerSpec, clock: Callable[[], datetime]) -> None:
+        self.spec = spec
+        self.clock = clock
+
+    def count(self, client: Any, event: DocumentEvent, error: str, seen: StoredDocument | None) -> int:
+        """Record one failed delivery; returns the number of failed deliveries so far."""
+        path = ledger.failure_path(self.spec.name, ledger.event_key(event))
+        token = uuid.uuid4().hex
+        for _ in range(10):
+            deliveries = int(seen.data.get("deliveries", 0)) + 1 if seen else 1
+            now = self.clock()
+            data = {
+                "trigger": self.spec.name, "eventId": event.id, "document": event.document,
+                "deliveries": deliveries, "lastError": error, "lastFailedAt": now, "lastDelivery": token,
+                ledger.EXPIRY_FIELD: ledger.expiry(now, self.spec.options.ledger_ttl_days),
+            }
+            try:
+                UnitOfWork(client).commit([(Write("set", path, data), seen.update_time if seen else None)])
+                return deliveries
+            except (CommitRejected, CommitUncertain):
+                seen = fetch(client, [path])[0]
+                if seen is not None and seen.data.get("lastDelivery") == token:
+                    return int(seen.data["deliveries"])  # ours landed after all
+        raise RuntimeError(f"could not count a failed delivery of event {event.id}: the count kept changing")
+
+    def dead_letter(self, client: Any, event: DocumentEvent, reason: str, *, failed_deliveries: int) -> None:
+        from .encoding import encode_cloudevent
+
+        headers, body = encode_cloudevent(event, form="structured")
+        self._write(client, ledger.dead_letter_path(self.spec.name, ledger.event_key(event)), {
+            "eventId": event.id,
+            "eventType": event.event_type,
+            "eventTime": event.time,
+            "document": event.document,
+            "failedDeliveries": failed_deliveries,
+            **_request(headers, body),
+        }, reason)
+
+    def refuse(self, client: Any, key: str, headers: Mapping[str, str], body: bytes, reason: str) -> None:
+        """Record a request that can never be an event of this function (see entrypoint.py)."""
+        kept = {k.lower(): v for k, v in headers.items() if k.lower().startswith("ce-") or k.lower() == "content-type"}
+        self._write(client, ledger.dead_letter_path(self.spec.name, f"request-{key}"), {
+            "eventId": kept.get("ce-id", ""),
+            "refused": True,
+            **_request(kept, body),
+        }, reason)
+
+    def _write(self, client: Any, path: str, fields: dict[str, Any], reason: str) -> None:
+        now = self.clock()
+        data = {"trigger": self.spec.name, "error": reason, "deadLetteredAt": now, **fields}
+        ttl = self.spec.options.dead_letter_ttl_days
+        if ttl is not None:
+            data[ledger.EXPIRY_FIELD] = ledger.expiry(now, ttl)
+        from .store import write_retry
+
+        client.document(path).set(data, retry=write_retry())
+
+
+def _request(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """The request as it came, to replay it; cut (and said so) when too large to keep."""
+    truncated = len(body) > _MAX_REQUEST_BYTES
+    kept = body[:_MAX_REQUEST_BYTES]
+    try:
+        text, encoding = kept.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(kept).decode("ascii"), "base64"
+    return {"request": {"headers": dict(headers), "body": text, "bodyEncoding": encoding,
+                        "bodyBytes": len(body), "truncated": truncated}}
