@@ -157,8 +157,8 @@ def test_bundle_has_main_requirements_manifest_and_vendored_runtime(project):
     bundle = build(project)["order-count"]
     files = bundle_files(bundle)
     assert {"main.py", "requirements.txt", "functions.yaml", "onto_functions/entrypoint.py", MARKER} <= files
-    assert not any(f.startswith(("onto_functions/deploy/", "onto_functions/local/", "onto_functions/testing/"))
-                   for f in files)
+    assert not any(f.startswith(("onto_functions/deploy/", "onto_functions/local/", "onto_functions/ops/",
+                                 "onto_functions/testing/")) for f in files)
     main = (bundle.path / "main.py").read_text()
     assert "from shop.orders import OrderMediator" in main
     assert f'{bundle.entry_point} = functions_framework.http(' in main
@@ -274,7 +274,7 @@ def test_entry_points_are_python_names():
 def test_runtime_files_are_the_runtime_only():
     names = set(runtime_files())
     assert "onto_functions/executor.py" in names and "onto_functions/__init__.py" in names
-    assert not {n for n in names if n.split("/")[1] in ("deploy", "local", "testing")}
+    assert not {n for n in names if n.split("/")[1] in ("deploy", "local", "ops", "testing")}
 
 
 def test_marker_records_the_hash(project):

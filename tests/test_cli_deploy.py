@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from onto_functions import ledger
 from onto_functions_cli.deploy_commands import EXIT_BAD_INPUT, EXIT_REFUSED
 from onto_functions_cli.main import app
 
@@ -98,7 +99,7 @@ def test_deploy_dry_run_json(project):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["dryRun"] is True and data["backend"] == "firebase"
-    assert data["summary"]["create"] == 3 and data["summary"]["ttl"] == 4
+    assert data["summary"]["create"] == 3 and data["summary"]["ttl"] == len(ledger.COLLECTIONS)
     assert data["commands"][0][1:3] == ["deploy", "--only"]
 
 

@@ -18,14 +18,14 @@ import onto_functions
 from .bundle_errors import BundleError
 from .import_closure import imports_of
 
-# Subpackages that a deployed function never imports (the developer side).
-RUNTIME_EXCLUDED = frozenset({"deploy", "local", "testing"})
+# Subpackages that a deployed function never imports (the developer and operator side).
+RUNTIME_EXCLUDED = frozenset({"deploy", "local", "ops", "testing"})
 VENDORED_SUFFIXES = (".py", ".typed")
 
 
 @functools.lru_cache(maxsize=1)
 def runtime_files() -> dict[str, bytes]:
-    """`onto_functions/**.py` (and py.typed) minus deploy/, local/, testing/, by bundle path.
+    """`onto_functions/**.py` (and py.typed) minus deploy/, local/, ops/, testing/, by bundle path.
 
     Also checks that none of it imports those subpackages: a deployed
     function that did would fail at its first cold start.
@@ -56,5 +56,5 @@ def _check_runtime_imports(relative: Path, data: bytes) -> None:
             if top == "onto_functions" and rest.split(".")[0] in RUNTIME_EXCLUDED:
                 raise BundleError(
                     f"onto_functions/{relative.as_posix()} imports {target!r}, which is not part of the "
-                    "deployed runtime (deploy/, local/ and testing/ are never bundled)"
+                    "deployed runtime (deploy/, local/, ops/ and testing/ are never bundled)"
                 )
