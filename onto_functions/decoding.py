@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from onto_functions.names import DocumentPathError, parse_document_name
 from onto_functions.spec import EVENT_TYPE_PREFIX, EventKind
 from onto_functions.values import (
     decode_json_fields,
@@ -453,14 +454,11 @@ def _locate(attrs: Mapping[str, str], data: _EventData) -> tuple[str, str, str]:
 
 
 def _split_document_name(name: str, where: str) -> tuple[str, str, str]:
-    """`projects/p/databases/d/documents/a/b` -> ("p", "d", "a/b")."""
-    head, sep, path = name.partition("/documents/")
-    parts = head.split("/")
-    if not sep or not path or len(parts) != 4 or parts[0] != "projects" or parts[2] != "databases":
-        raise BadEvent(
-            f"document name {name!r} ({where}) is not under projects/{{p}}/databases/{{d}}/documents/"
-        )
-    return parts[1], parts[3], path
+    """`projects/p/databases/d/documents/a/b` -> ("p", "d", "a/b"), or a BadEvent naming `where`."""
+    try:
+        return parse_document_name(name)
+    except DocumentPathError as exc:
+        raise BadEvent(f"{exc} ({where})") from None
 
 
 def _subject_document(subject: str) -> str:

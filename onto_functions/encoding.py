@@ -11,8 +11,8 @@ import base64
 import json
 from typing import Any, Literal
 
+from onto_functions.names import documents_root
 from onto_functions.values import (
-    documents_root,
     encode_json_fields,
     fill_pb_fields,
     fill_pb_timestamp,

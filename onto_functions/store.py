@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, TypeVar
 
+from .names import relative_path as _relative
 from .values import DocRef, GeoPoint
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -158,11 +159,6 @@ def as_store(db: Any) -> Store:
     raise TypeError(
         f"expected an onto_functions Store or a google.cloud.firestore Client, got {type(db).__name__}"
     )
-
-
-def _relative(path: str) -> str:
-    marker = "/documents/"
-    return path.split(marker, 1)[1] if marker in path else path.strip("/")
 
 
 def _stored(snap: Any) -> StoredDocument | None:

@@ -37,9 +37,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from onto_functions.names import parse_document_name
+
 UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DOCUMENTS = "/documents/"
 
 
 @dataclass(frozen=True)
@@ -134,19 +135,9 @@ def _require_aware(moment: datetime) -> datetime:
 # ---------------------------------------------------------------- references
 
 
-def reference_path(name: str) -> str:
-    """`projects/p/databases/d/documents/a/b` -> `a/b`."""
-    head, sep, path = name.partition(_DOCUMENTS)
-    if not sep or not head.startswith("projects/") or not path:
-        raise ValueError(
-            f"document name {name!r} is not under projects/{{p}}/databases/{{d}}/documents/"
-        )
-    return path
-
-
-def documents_root(project: str, database: str) -> str:
-    """The prefix that turns a relative document path into a resource name."""
-    return f"projects/{project}/databases/{database}/documents"
+def _reference(name: str) -> DocRef:
+    """A reference value (a full document name) as a DocRef (its relative path)."""
+    return DocRef(parse_document_name(name)[2])
 
 
 # ---------------------------------------------------------------- decoding: protobuf
@@ -200,7 +191,7 @@ _PB_DECODERS: dict[str, Callable[[Any], Any]] = {
     "timestamp_value": timestamp_from_pb,
     "string_value": str,
     "bytes_value": bytes,
-    "reference_value": lambda name: DocRef(reference_path(name)),
+    "reference_value": _reference,
     "geo_point_value": lambda g: GeoPoint(g.latitude, g.longitude),
     "array_value": lambda a: [_decode_raw_value(v) for v in a.values],
     "map_value": lambda m: _decode_raw_fields(m.fields),
@@ -306,7 +297,7 @@ _JSON_DECODERS = _both_spellings(
         "timestampValue": parse_timestamp,
         "stringValue": _json_string,
         "bytesValue": _json_bytes,
-        "referenceValue": lambda name: DocRef(reference_path(name)),
+        "referenceValue": _reference,
         "geoPointValue": _json_geo,
         "arrayValue": _json_array,
         "mapValue": _json_map,
