@@ -71,7 +71,8 @@ def documents_root(project: str, database: str) -> str:
 
 
 def document_name(project: str, database: str, path: str) -> str:
-    """`("p", "d", "a/b")` -> `projects/p/databases/d/documents/a/b`, the path checked first."""
+    """`("p", "d", "a/b")` -> `projects/p/databases/d/documents/a/b`, each part checked first."""
+    check_location(project, database)
     check_document_path(path)
     return f"{documents_root(project, database)}/{path}"
 
@@ -79,9 +80,19 @@ def document_name(project: str, database: str, path: str) -> str:
 def parse_document_name(name: str) -> tuple[str, str, str]:
     """`projects/p/databases/d/documents/a/b` -> `("p", "d", "a/b")`, or DocumentPathError."""
     parts = _split_name(name)
-    if parts is None or not parts[2]:
+    if parts is None:
         raise DocumentPathError(f"document name {quoted(name)} is not under {_NAME_LAYOUT}")
+    problem = path_problem(parts[2])
+    if problem:
+        raise DocumentPathError(f"document name {quoted(name)}: its path {problem}")
     return parts
+
+
+def check_location(project: str, database: str) -> None:
+    """Refuse a project or database id that cannot stand in a resource name."""
+    for what, value in (("project", project), ("database", database)):
+        if not value or "/" in value:
+            raise DocumentPathError(f"{what} id {quoted(value)} cannot be part of a document name")
 
 
 def relative_path(path_or_name: str) -> str:
@@ -118,31 +129,61 @@ def check_document_path(path: str) -> str:
 
 
 def path_problem(path: str) -> str | None:
-    """Which of Firestore's rules `path` breaks ("ends with '/'", ...), or None."""
+    """Which of Firestore's rules `path` breaks ("ends with '/'", ...), or None.
+
+    Every event's path and reference values pass here, so the common case is
+    kept to a few C-level string operations; ids are examined one by one only
+    when one of them might break a rule.
+    """
     if not path:
         return "is empty"
     if path.startswith("/") or path.endswith("/"):
         return f"{'starts' if path.startswith('/') else 'ends'} with '/'"
     segments = path.split("/")
     if len(segments) > 2 * MAX_COLLECTION_DEPTH:
-        return (
-            f"is {(len(segments) + 1) // 2} collections deep: Firestore allows "
-            f"{MAX_COLLECTION_DEPTH}"
-        )
-    size = _NAME_OVERHEAD
-    for index, segment in enumerate(segments):
-        problem = _id_problem(segment, is_document=index % 2 == 1)
+        return f"is {(len(segments) + 1) // 2} collections deep: Firestore allows {MAX_COLLECTION_DEPTH}"
+    try:
+        length: int | None = len(path.encode("utf-8"))
+    except UnicodeEncodeError:
+        length = None
+    if length is None or length > MAX_ID_BYTES or "__" in path or _has_bad_segment(segments):
+        problem = _ids_problem(segments)
         if problem:
-            return f"has {'a document' if index % 2 else 'a collection'} id {problem} (segment {index + 1})"
-        size += _id_size(segment, is_document=index % 2 == 1)
+            return problem
     if len(segments) % 2:
         return (
-            f"has {len(segments)} segments: a document path has an even number "
-            "(collection/document pairs)"
+            f"has an odd number of segments ({len(segments)}): a document path alternates "
+            "collection and document ids"
         )
+    size = _name_size(segments, length or 0)
     if size > MAX_NAME_SIZE:
         return f"makes a document name of {size} bytes: Firestore allows {MAX_NAME_SIZE} (6 KiB)"
     return None
+
+
+def _has_bad_segment(segments: list[str]) -> bool:
+    return "" in segments or "." in segments or ".." in segments
+
+
+def _ids_problem(segments: list[str]) -> str | None:
+    for index, segment in enumerate(segments):
+        kind = "a document" if index % 2 else "a collection"
+        problem = _id_problem(segment, is_document=index % 2 == 1)
+        if problem:
+            return f"has {kind} id {problem} (segment {index + 1})"
+    return None
+
+
+def _name_size(segments: list[str], length: int) -> int:
+    """Firestore's count: each id's UTF-8 bytes + 1, plus 16 (8 bytes for a numeric id).
+
+    The slashes between ids stand for all but one of the +1s.
+    """
+    size = length + 1 + _NAME_OVERHEAD
+    for segment in segments[1::2]:
+        if segment.startswith("__id") and _numeric_id(segment) is not None:
+            size -= len(segment) + 1 - _NUMERIC_ID_SIZE  # ASCII: characters are bytes
+    return size
 
 
 def _id_problem(segment: str, *, is_document: bool) -> str | None:
@@ -169,9 +210,3 @@ def _numeric_id(segment: str) -> int | None:
         return None
     number = int(match.group(1))
     return number if number in _INT64 else None
-
-
-def _id_size(segment: str, *, is_document: bool) -> int:
-    if is_document and segment.startswith("__id") and _numeric_id(segment) is not None:
-        return _NUMERIC_ID_SIZE
-    return len(segment.encode("utf-8")) + 1
