@@ -3,17 +3,31 @@
 See events.py for the five forms. The rules here are strict on purpose: a
 request that is almost right (a truncated protobuf, a missing ce-id) gets a
 4xx naming the problem rather than a guess.
+
+Every way a request can be wrong ends here as a BadEvent, and nothing else
+escapes: each check sits where the wrong input is met (a timestamp outside
+Firestore's range, nesting past its limits, a document path Firestore would
+refuse, a body and headers that name different documents), not in a
+catch-all that would hide our own bugs.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from onto_functions.bounded_json import JSONRefused, loads_object
+from onto_functions.names import (
+    DocumentPathError,
+    check_document_path,
+    check_location,
+    parse_document_name,
+    quoted,
+)
 from onto_functions.spec import EVENT_TYPE_PREFIX, EventKind
 from onto_functions.values import (
     decode_json_fields,
@@ -85,7 +99,13 @@ def _decode_binary(h: Mapping[str, str], media: str, body: bytes) -> DocumentEve
         data = _EventData.from_json(_parse_json_object(body, "DocumentEventData"))
     else:
         raise BadEvent(_unsupported(media), status=415)
-    return _build_event(attrs, data)
+    return _build_event(attrs, data, _HEADER)
+
+
+# How each form names an attribute in messages.
+_HEADER = "header ce-{}"
+_ATTRIBUTE = "attribute '{}'"
+_CONTEXT = "context.{}"
 
 
 _CE_ATTRIBUTE_NAMES = (
@@ -96,17 +116,17 @@ _CE_ATTRIBUTE_NAMES = (
 
 def _check_attributes(attrs: Mapping[str, str]) -> None:
     if attrs["specversion"] != "1.0":
-        raise BadEvent(f"unsupported CloudEvents specversion {attrs['specversion']!r}: expected '1.0'")
+        raise BadEvent(f"unsupported CloudEvents specversion {quoted(attrs['specversion'])}: expected '1.0'")
     event_type = attrs["type"]
     if not event_type.startswith(EVENT_TYPE_PREFIX):
         raise BadEvent(
-            f"event type {event_type!r} is not a Firestore document event: expected "
+            f"event type {quoted(event_type)} is not a Firestore document event: expected "
             f"{EVENT_TYPE_PREFIX}{{created,updated,deleted,written}}[{WITH_AUTH_SUFFIX}]"
         )
     try:
         EventKind.from_event_type(event_type)
     except ValueError as exc:
-        raise BadEvent(f"event type {event_type!r} is not a Firestore document event: {exc}") from None
+        raise BadEvent(f"event type {quoted(event_type)} is not a Firestore document event: {exc}") from None
 
 
 # The first byte of a raw DocumentEventData: the tag of field 1 (value), 2
@@ -176,15 +196,10 @@ def _parse_pb(raw: bytes, described: str) -> Any:
 
 
 def _parse_json_object(body: bytes, what: str) -> dict[str, Any]:
-    if not body.strip():
-        raise BadEvent(f"empty body: expected a {what} JSON object")
     try:
-        parsed = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadEvent(f"body is not valid JSON ({what}): {exc}") from None
-    if not isinstance(parsed, dict):
-        raise BadEvent(f"body is JSON {type(parsed).__name__}, expected a {what} object")
-    return parsed
+        return loads_object(body, what)
+    except JSONRefused as exc:
+        raise BadEvent(str(exc)) from None
 
 
 def _decode_json_envelope(obj: dict[str, Any]) -> DocumentEvent:
@@ -206,12 +221,14 @@ def _decode_structured(obj: Mapping[str, Any]) -> DocumentEvent:
         if not attrs.get(name):
             raise BadEvent(f"missing CloudEvent attribute {name!r} in the structured event")
     _check_attributes(attrs)
-    return _build_event(attrs, _structured_data(obj, _media_type(attrs.get("datacontenttype", ""))))
+    data = _structured_data(obj, _media_type(attrs.get("datacontenttype", "")))
+    return _build_event(attrs, data, _ATTRIBUTE)
 
 
 def _structured_data(obj: Mapping[str, Any], media: str) -> "_EventData":
     if "data_base64" in obj:
-        raw = _strict_b64decode(str(obj["data_base64"]).encode("ascii", "replace"))
+        text = obj["data_base64"]
+        raw = _strict_b64decode(text.encode("ascii", "replace")) if isinstance(text, str) else None
         if raw is None:
             raise BadEvent("structured event's data_base64 is not base64")
         return _EventData.from_pb(_parse_protobuf_body(raw))
@@ -241,20 +258,19 @@ def _decode_legacy(obj: Mapping[str, Any]) -> DocumentEvent:
     for key, value in (("eventId", event_id), ("eventType", legacy_type), ("timestamp", timestamp)):
         if not value:
             raise BadEvent(f"legacy event is missing context.{key}")
-    event_type = LEGACY_EVENT_TYPES.get(str(legacy_type))
+    event_type = LEGACY_EVENT_TYPES.get(legacy_type) if isinstance(legacy_type, str) else None
     if event_type is None:
         raise BadEvent(
-            f"event type {legacy_type!r} is not a Firestore document event: expected one of "
+            f"event type {quoted(legacy_type)} is not a Firestore document event: expected one of "
             + ", ".join(LEGACY_EVENT_TYPES)
         )
     attrs = {"id": str(event_id), "type": event_type, "time": str(timestamp)}
     if resource:
-        project, database, document = _split_document_name(str(resource), "context.resource")
-        attrs.update(project=project, database=database, document=document)
+        attrs["resource"] = str(resource)
     data = obj.get("data")
     if not isinstance(data, Mapping):
         raise BadEvent("legacy event's 'data' is not an object")
-    return _build_event(attrs, _EventData.from_json(data))
+    return _build_event(attrs, _EventData.from_json(data), _CONTEXT)
 
 
 # ---------------------------------------------------------------- DocumentEventData, either form
@@ -317,38 +333,58 @@ def _pb_side(message: Any, field_name: str) -> _Side | None:
     if doc.ByteSize() == 0:
         return None
     try:
-        fields = decode_pb_fields(doc.fields)
-    except (ValueError, TypeError) as exc:
-        raise BadEvent(f"{_SIDE_LABEL[field_name]} has an undecodable field: {exc}") from None
-    return _Side(
-        name=doc.name,
-        snapshot_data=fields,
-        create_time=timestamp_from_pb(doc.create_time) if doc.HasField("create_time") else None,
-        update_time=timestamp_from_pb(doc.update_time) if doc.HasField("update_time") else None,
-    )
+        return _Side(
+            name=doc.name,
+            snapshot_data=decode_pb_fields(doc.fields),
+            create_time=_pb_time(doc, "create_time", "createTime"),
+            update_time=_pb_time(doc, "update_time", "updateTime"),
+        )
+    except ValueError as exc:
+        raise BadEvent(f"{_SIDE_LABEL[field_name]} is not a Firestore document: {exc}") from None
+
+
+def _pb_time(doc: Any, field_name: str, shown: str) -> datetime | None:
+    if not doc.HasField(field_name):
+        return None
+    try:
+        return timestamp_from_pb(getattr(doc, field_name))
+    except ValueError as exc:
+        raise ValueError(f"{shown}: {exc}") from None
 
 
 def _json_side(data: Mapping[str, Any], camel: str, snake: str) -> _Side | None:
     doc = data.get(camel, data.get(snake))
-    if not doc:
+    if doc is None or (isinstance(doc, Mapping) and not doc):
         return None
     label = _SIDE_LABEL[snake]
     if not isinstance(doc, Mapping):
         raise BadEvent(f"{label} is a JSON {type(doc).__name__}, expected an object")
     try:
         return _Side(
-            name=str(doc.get("name") or ""),
+            name=_json_name(doc),
             snapshot_data=decode_json_fields(doc.get("fields")),
             create_time=_json_time(doc, "createTime", "create_time"),
             update_time=_json_time(doc, "updateTime", "update_time"),
         )
-    except (ValueError, TypeError, AttributeError) as exc:
+    except ValueError as exc:
         raise BadEvent(f"{label} is not a Firestore document: {exc}") from None
+
+
+def _json_name(doc: Mapping[str, Any]) -> str:
+    name = doc.get("name")
+    if name is None:
+        return ""
+    if not isinstance(name, str):
+        raise ValueError(f"its name {quoted(name)} is not a string")
+    return name
 
 
 def _json_time(doc: Mapping[str, Any], camel: str, snake: str) -> datetime | None:
     text = doc.get(camel, doc.get(snake))
-    return parse_timestamp(text) if text else None
+    try:
+        return None if text is None else parse_timestamp(text)
+    except ValueError as exc:
+        raise ValueError(f"{camel}: {exc}") from None
 
 
 _SIDE_LABEL = {"value": "value (after)", "old_value": "old_value (before)"}
@@ -357,11 +393,14 @@ _SIDE_LABEL = {"value": "value (after)", "old_value": "old_value (before)"}
 # ---------------------------------------------------------------- assembling the event
 
 
-def _build_event(attrs: Mapping[str, str], data: _EventData) -> DocumentEvent:
-    """Combine CloudEvent attributes and payload, checking they make one event."""
+def _build_event(attrs: Mapping[str, str], data: _EventData, label: str) -> DocumentEvent:
+    """Combine CloudEvent attributes and payload, checking they make one event.
+
+    `label` says how this form names an attribute in messages ("header ce-{}").
+    """
     event_type = attrs["type"]
     kind = _derive_kind(event_type, data)
-    project, database, document = _locate(attrs, data)
+    project, database, document = _locate(attrs, data, label)
     return DocumentEvent(
         id=attrs["id"],
         event_type=event_type,
@@ -426,68 +465,134 @@ def _present(before: _Side | None, after: _Side | None) -> str:
     return "only " + parts[0] if len(parts) == 1 else "value and old_value"
 
 
-def _locate(attrs: Mapping[str, str], data: _EventData) -> tuple[str, str, str]:
-    """(project, database, document) of the event.
+# ---------------------------------------------------------------- where: one document, said consistently
 
-    The payload's document name wins over the ce-* headers: it is UTF-8
-    protobuf or JSON, while headers are not reliably decoded (the emulator
-    sends a document id "é" as raw UTF-8 header bytes, which Python HTTP
-    servers read as latin-1 "Ã©"). Headers are the fallback for hand-written
-    JSON without names.
+
+_PARTS = ("project", "database", "document")
+_Claim = tuple[str, int, str]  # (the attribute saying it, index into _PARTS, what it says)
+
+
+def _locate(attrs: Mapping[str, str], data: _EventData, label: str) -> tuple[str, str, str]:
+    """(project, database, document) of the event, every statement of it agreeing.
+
+    An event can say where it happened several times: the body's document
+    names; ce-project, ce-database and ce-document; ce-source (project and
+    database); ce-subject (`documents/{path}`); a legacy context.resource. Any
+    two that disagree get the event refused, naming both: nothing downstream
+    should have to choose.
+
+    The body's name is the one used: it is UTF-8 protobuf or JSON, while
+    headers are not reliably decoded (the emulator sends a document id "é" as
+    raw UTF-8 header bytes, which Python HTTP servers read as latin-1 "Ã©";
+    CloudEvents' HTTP binding percent-encodes it). So attributes are compared
+    under each of those readings (see _readings). Attributes alone decide for
+    hand-written JSON without names, and must then agree among themselves.
     """
     names = {side.name for side in (data.before, data.after) if side is not None and side.name}
     if len(names) > 1:
-        raise BadEvent(f"value and old_value name different documents: {sorted(names)}")
-    if names:
-        return _split_document_name(names.pop(), "the body's document name")
-    document = attrs.get("document") or _subject_document(attrs.get("subject", ""))
-    project, database = _source_location(attrs.get("source", ""))
-    project = attrs.get("project") or project
-    database = attrs.get("database") or database
-    if not (document and project and database):
+        raise BadEvent(f"value and old_value name different documents: {quoted(sorted(names))}")
+    claims = _claims(attrs, label)
+    if not names:
+        return _located_by_attributes(claims, attrs, label)
+    name = names.pop()
+    located = _split_document_name(name, "the body's document name")
+    for attribute, index, claimed in claims:
+        if not _agrees(claimed, located[index]):
+            shown = _shown(attrs, attribute, label)
+            raise BadEvent(f"{shown} disagrees with the body's document name {quoted(name)}")
+    return located
+
+
+def _claims(attrs: Mapping[str, str], label: str) -> list[_Claim]:
+    """Every statement the attributes make about the event's project, database and document."""
+    claims = [(part, i, attrs[part]) for i, part in enumerate(_PARTS) if attrs.get(part)]
+    location = _source_location(attrs.get("source", ""))
+    if location is not None:
+        claims += [("source", 0, location[0]), ("source", 1, location[1])]
+    subject = attrs.get("subject", "")
+    if subject.startswith("documents/"):
+        claims.append(("subject", 2, subject[len("documents/"):]))
+    if attrs.get("resource"):  # legacy
+        parts = _split_document_name(attrs["resource"], label.format("resource"))
+        claims += [("resource", i, part) for i, part in enumerate(parts)]
+    return claims
+
+
+def _shown(attrs: Mapping[str, str], attribute: str, label: str) -> str:
+    """An attribute as a message names it: `header ce-source '//firestore...'`."""
+    return f"{label.format(attribute)} {quoted(attrs[attribute])}"
+
+
+def _located_by_attributes(claims: list[_Claim], attrs: Mapping[str, str], label: str) -> tuple[str, str, str]:
+    """Without a name in the body: the first claim of each part, all others agreeing with it."""
+    first: dict[int, tuple[str, str]] = {}
+    for attribute, index, claimed in claims:
+        if index not in first:
+            first[index] = (attribute, claimed)
+        elif not _agrees(claimed, first[index][1]):
+            mine, theirs = _shown(attrs, attribute, label), _shown(attrs, first[index][0], label)
+            raise BadEvent(f"{mine} disagrees with {theirs}")
+    if len(first) < len(_PARTS):
         raise BadEvent(
             "cannot tell which document the event is about: no document name in the body, "
             "and no ce-document/ce-subject with ce-project/ce-database or ce-source"
         )
+    (_, project), (_, database), (attribute, document) = first[0], first[1], first[2]
+    try:
+        check_location(project, database)
+        check_document_path(document)
+    except DocumentPathError as exc:
+        raise BadEvent(f"{exc} (from {label.format(attribute)})") from None
     return project, database, document
 
 
+def _agrees(claimed: str, actual: str) -> bool:
+    return claimed == actual or not _readings(claimed).isdisjoint(_readings(actual))
+
+
+_PERCENT_ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+
+def _readings(text: str) -> set[str]:
+    """What an attribute may have meant: as received; as UTF-8 bytes a server
+    read as latin-1 (the emulator's headers); percent-decoded (CloudEvents'
+    HTTP binding encodes non-ASCII, space, '"' and '%' in ce-* headers)."""
+    readings = {text}
+    try:
+        readings.add(text.encode("latin-1").decode("utf-8"))
+    except UnicodeError:
+        pass
+    for reading in [r for r in readings if "%" in r]:
+        raw = _PERCENT_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), reading.encode("utf-8", "surrogatepass"))
+        readings.add(raw.decode("utf-8", "replace"))
+    return readings
+
+
 def _split_document_name(name: str, where: str) -> tuple[str, str, str]:
-    """`projects/p/databases/d/documents/a/b` -> ("p", "d", "a/b")."""
-    head, sep, path = name.partition("/documents/")
-    parts = head.split("/")
-    if not sep or not path or len(parts) != 4 or parts[0] != "projects" or parts[2] != "databases":
-        raise BadEvent(
-            f"document name {name!r} ({where}) is not under projects/{{p}}/databases/{{d}}/documents/"
-        )
-    return parts[1], parts[3], path
+    """`projects/p/databases/d/documents/a/b` -> ("p", "d", "a/b"), or a BadEvent naming `where`."""
+    try:
+        return parse_document_name(name)
+    except DocumentPathError as exc:
+        raise BadEvent(f"{exc} ({where})") from None
 
 
-def _subject_document(subject: str) -> str:
-    """ce-subject `documents/tickets/t1` -> `tickets/t1`."""
-    return subject.removeprefix("documents/") if subject.startswith("documents/") else ""
-
-
-def _source_location(source: str) -> tuple[str, str]:
+def _source_location(source: str) -> tuple[str, str] | None:
     """(project, database) from ce-source `//firestore.googleapis.com/projects/p/databases/d`.
 
-    The emulator doubles the prefix (`projects/projects/p`); both forms are read.
+    Read from the end: the emulator doubles the prefix (`projects/projects/p`),
+    and a project may be called "databases". None when the source names no
+    database (CloudEvents allows any URI there).
     """
     parts = source.split("/")
-    try:
-        db_index = parts.index("databases")
-    except ValueError:
-        return "", ""
-    project = parts[db_index - 1] if db_index >= 1 else ""
-    database = parts[db_index + 1] if db_index + 1 < len(parts) else ""
-    return project, database
+    if len(parts) >= 4 and parts[-4] == "projects" and parts[-2] == "databases" and parts[-3] and parts[-1]:
+        return parts[-3], parts[-1]
+    return None
 
 
 def _snapshot(side: _Side | None, document: str) -> Snapshot | None:
     if side is None:
         return None
-    path = _split_document_name(side.name, "the body's document name")[2] if side.name else document
-    return Snapshot(path=path, data=side.snapshot_data, create_time=side.create_time, update_time=side.update_time)
+    return Snapshot(path=document, data=side.snapshot_data, create_time=side.create_time, update_time=side.update_time)
 
 
 def _auth(attrs: Mapping[str, str]) -> dict[str, str]:

@@ -11,8 +11,8 @@ import base64
 import json
 from typing import Any, Literal
 
+from onto_functions.names import document_name, documents_root
 from onto_functions.values import (
-    documents_root,
     encode_json_fields,
     fill_pb_fields,
     fill_pb_timestamp,
@@ -95,14 +95,14 @@ def _event_data_protobuf(event: DocumentEvent) -> bytes:
     message = event_data_pb()()
     for snapshot, field_name in ((event.after, "value"), (event.before, "old_value")):
         if snapshot is not None:
-            _fill_pb_document(getattr(message, field_name), snapshot, _root(event))
+            _fill_pb_document(getattr(message, field_name), snapshot, event)
     message.update_mask.SetInParent()
     return message.SerializeToString()
 
 
-def _fill_pb_document(target: Any, snapshot: Snapshot, root: str) -> None:
-    target.name = f"{root}/{snapshot.path}"
-    fill_pb_fields(target.fields, snapshot.data, root)
+def _fill_pb_document(target: Any, snapshot: Snapshot, event: DocumentEvent) -> None:
+    target.name = document_name(event.project, event.database, snapshot.path)
+    fill_pb_fields(target.fields, snapshot.data, _root(event))
     if snapshot.create_time is not None:
         fill_pb_timestamp(target.create_time, snapshot.create_time)
     if snapshot.update_time is not None:
@@ -112,15 +112,18 @@ def _fill_pb_document(target: Any, snapshot: Snapshot, root: str) -> None:
 def _event_data_json(event: DocumentEvent) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if event.after is not None:
-        data["value"] = _json_document(event.after, _root(event))
+        data["value"] = _json_document(event.after, event)
     if event.before is not None:
-        data["oldValue"] = _json_document(event.before, _root(event))
+        data["oldValue"] = _json_document(event.before, event)
     data["updateMask"] = {}
     return data
 
 
-def _json_document(snapshot: Snapshot, root: str) -> dict[str, Any]:
-    doc: dict[str, Any] = {"name": f"{root}/{snapshot.path}", "fields": encode_json_fields(snapshot.data, root)}
+def _json_document(snapshot: Snapshot, event: DocumentEvent) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": document_name(event.project, event.database, snapshot.path),
+        "fields": encode_json_fields(snapshot.data, _root(event)),
+    }
     if snapshot.create_time is not None:
         doc["createTime"] = format_timestamp(snapshot.create_time)
     if snapshot.update_time is not None:
@@ -146,6 +149,6 @@ def _legacy_json(event: DocumentEvent) -> dict[str, Any]:
             "eventId": event.id,
             "timestamp": format_timestamp(event.time),
             "eventType": _V2_TO_LEGACY[event.event_type],
-            "resource": f"{_root(event)}/{event.document}",
+            "resource": document_name(event.project, event.database, event.document),
         },
     }

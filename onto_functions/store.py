@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, TypeVar
 
+from .names import relative_path as _relative
 from .values import DocRef, GeoPoint
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -152,9 +153,6 @@ def write_retry() -> Any:
     return _retry
 
 
-def _relative(path: str) -> str:
-    marker = "/documents/"
-    return path.split(marker, 1)[1] if marker in path else path.strip("/")
 
 
 def _stored(snap: Any) -> StoredDocument | None:

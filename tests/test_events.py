@@ -540,7 +540,7 @@ def test_json_field_of_unknown_type() -> None:
     headers, body = binary("json", EventKind.CREATED)
     obj = json.loads(body)
     obj["value"]["fields"]["weird"] = {"vectorValue": [1]}
-    assert "value (after) is not a Firestore document: unknown Firestore value type 'vectorValue'" in bad(
+    assert "value (after) is not a Firestore document: field weird: unknown Firestore value type 'vectorValue'" in bad(
         headers, json.dumps(obj).encode())
 
 
