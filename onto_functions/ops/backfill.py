@@ -69,6 +69,22 @@ class BackfillPlan:
                                 "(a ** wildcard); backfill a trigger whose pattern names its collection")
 
 
+def parse_where(conditions: list[str]) -> tuple[tuple[str, Any], ...]:
+    """`--where FIELD=VALUE` as (Firestore key, value): the value as JSON when it parses (numbers,
+    true/false/null, "quoted strings"), else the literal text; the key is the document's own field name."""
+    parsed = []
+    for condition in conditions:
+        key, equals, text = condition.partition("=")
+        if not equals or not key.strip():
+            raise BackfillError(f"--where {condition!r}: expected FIELD=VALUE, e.g. team=red or points=3")
+        try:
+            value: Any = json.loads(text)
+        except ValueError:
+            value = text
+        parsed.append((key.strip(), value))
+    return tuple(parsed)
+
+
 @dataclass
 class BackfillReport:
     outcomes: Counter = field(default_factory=Counter)
