@@ -23,6 +23,7 @@ bench: setup
 	$(PY) -m benchmarks.executor_latency
 	$(PY) -m benchmarks.bundle_speed
 	$(PY) -m benchmarks.stack_latency
+	$(PY) -m benchmarks.backfill_speed
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

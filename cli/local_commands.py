@@ -17,6 +17,8 @@ from typing import Any, Iterator, NoReturn, Optional
 
 import typer
 
+from .verbosity import worker_log_lines
+
 EMULATE_HELP = (
     "Run the local stack in the foreground, like `firebase emulators:start`.\n\n"
     "Starts the Cloud Firestore emulator (the gcloud SDK's component, firebase-tools' cached jar, or "
@@ -109,10 +111,11 @@ def _run_in_foreground(config: Any, json_log: bool) -> None:
     with _stop_on_signals() as stop:
         try:
             _start(stack)
-            if json_log:
-                _wait(stop)
-            else:
-                _live_view(stack, stop)
+            with worker_log_lines(stack.state_dir / "logs"):  # onto --verbose: each delivery, readably
+                if json_log:
+                    _wait(stop)
+                else:
+                    _live_view(stack, stop)
         except KeyboardInterrupt:
             pass
         finally:

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import sys
+from datetime import datetime, timezone
 from typing import Any
 
 from . import outcome as status
@@ -39,7 +40,8 @@ class CloudLoggingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {"severity": _severity(record), "message": record.getMessage(),
-                                 "logger": record.name}
+                                 "logger": record.name,  # `time` is the entry's timestamp in Cloud Logging
+                                 "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat()}
         entry.update(getattr(record, "entry", {}))
         if record.exc_info:
             entry["message"] += "\n" + self.formatException(record.exc_info)

@@ -168,5 +168,6 @@ def worker_env(*, emulator_host: str, project: str, concurrency: int) -> dict[st
         "THREADS": str(max(1, concurrency)),
         "WORKERS": "1",
         "PYTHONUNBUFFERED": "1",
+        "ONTO_LOG_FORMAT": "json",  # one Cloud Logging line per delivery, as deployed (worker_logs.py reads them)
     })
     return env

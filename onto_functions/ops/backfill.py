@@ -8,6 +8,18 @@ event. The ledger keys an event by the document state it reports (ledger.py:
 `event_key`), so a rerun, or a live event racing the backfill for the same
 state, applies that state once.
 
+One snapshot: every page is read as of the same moment, the run's read time
+(the server's clock when the run first started, kept in the checkpoint).
+Live events carry every write after it, so each document's history is
+applied exactly once: its state at the read time by the backfill, each later
+change by its own event, in any order. Reading each page as it is now would
+not do: a document changed from S0 to S1 while the backfill runs would be
+backfilled as S1, and if S1's live event (S0 -> S1) won the race the
+backfill's S1 would be its duplicate, so S0 itself would never be applied, a
+wrong total under every-event semantics (a delta counter). Firestore reads
+at a past time within the last hour (7 days, whole minutes, with
+point-in-time recovery), so a run resumed later than that must restart.
+
 Resumable: after each page of documents is done, the last path goes into a
 checkpoint file; a run that was interrupted starts after it (the page it was
 in is redone, harmlessly: duplicates). Bounded: a fixed number of events in
@@ -22,7 +34,8 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -56,11 +69,28 @@ class BackfillPlan:
                                 "(a ** wildcard); backfill a trigger whose pattern names its collection")
 
 
+def parse_where(conditions: list[str]) -> tuple[tuple[str, Any], ...]:
+    """`--where FIELD=VALUE` as (Firestore key, value): the value as JSON when it parses (numbers,
+    true/false/null, "quoted strings"), else the literal text; the key is the document's own field name."""
+    parsed = []
+    for condition in conditions:
+        key, equals, text = condition.partition("=")
+        if not equals or not key.strip():
+            raise BackfillError(f"--where {condition!r}: expected FIELD=VALUE, e.g. team=red or points=3")
+        try:
+            value: Any = json.loads(text)
+        except ValueError:
+            value = text
+        parsed.append((key.strip(), value))
+    return tuple(parsed)
+
+
 @dataclass
 class BackfillReport:
     outcomes: Counter = field(default_factory=Counter)
     after: str | None = None  # the last document whose page completed
     seconds: float = 0.0
+    read_time: datetime | None = None  # the snapshot every page is read at
 
     @property
     def done(self) -> int:
@@ -68,7 +98,15 @@ class BackfillReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"outcomes": dict(self.outcomes), "documents": self.done, "after": self.after,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3),
+                "readTime": self.read_time.isoformat() if self.read_time else None}
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> "BackfillReport":
+        """A report as a checkpoint kept it (an empty dict: a fresh run)."""
+        read_time = saved.get("readTime")
+        return cls(Counter(saved.get("outcomes", {})), saved.get("after"), float(saved.get("seconds", 0.0)),
+                   datetime.fromisoformat(read_time) if read_time else None)
 
 
 def source_query(client: Any, plan: BackfillPlan) -> tuple[Any, Callable[[str], bool]]:
@@ -88,25 +126,32 @@ def source_query(client: Any, plan: BackfillPlan) -> tuple[Any, Callable[[str], 
     return query.order_by("__name__"), lambda path: pattern.match(path) is not None
 
 
-def count(client: Any, plan: BackfillPlan) -> int:
-    """How many documents a backfill would run over (what `--dry-run` prints)."""
+def count(client: Any, plan: BackfillPlan, read_time: datetime | None = None) -> int:
+    """How many documents a backfill would run over (what `--dry-run` prints), now or at `read_time`."""
     query, fits = source_query(client, plan)
     if all(not s.wildcard for s in PathTemplate(plan.spec.document).segments[:-1]):
-        total = int(query.count().get()[0][0].value)
+        total = int(query.count().get(read_time=read_time)[0][0].value)
     else:
-        total = sum(1 for snap in query.select([]).stream() if fits(snap.reference.path))
+        total = sum(1 for snap in query.select([]).stream(read_time=read_time) if fits(snap.reference.path))
     return min(total, plan.limit) if plan.limit is not None else total
 
 
-def pages(client: Any, plan: BackfillPlan, after: str | None) -> Iterator[tuple[list[Any], str]]:
-    """Snapshots of source documents a page at a time, starting after `after`, each page with
-    the last path it listed (where the next page starts, even when none of it fits the pattern)."""
+def server_time(client: Any, plan: BackfillPlan) -> datetime:
+    """The database's clock now (the read time of a count), not this machine's: the run's snapshot."""
+    query, _ = source_query(client, plan)
+    return query.count().get()[0][0].read_time  # type: ignore[no-any-return]
+
+
+def pages(client: Any, plan: BackfillPlan, after: str | None,
+          read_time: datetime | None = None) -> Iterator[tuple[list[Any], str]]:
+    """Snapshots of source documents a page at a time (as of `read_time`), starting after `after`, each
+    page with the last path it listed (where the next page starts, even when none of it fits the pattern)."""
     query, fits = source_query(client, plan)
     left = plan.limit
     while left is None or left > 0:
         page_query = query.start_after({"__name__": client.document(after)}) if after else query
         size = plan.page_size if left is None else min(plan.page_size, left)
-        snaps = list(page_query.limit(size).stream())
+        snaps = list(page_query.limit(size).stream(read_time=read_time))
         if not snaps:
             return
         after = snaps[-1].reference.path
@@ -124,8 +169,6 @@ def synthetic_event(plan: BackfillPlan, database: str, snap: Any) -> DocumentEve
     draft = DocumentEvent(id="", event_type=kind.event_type, kind=kind, time=ledger.utcnow(), project=plan.project,
                           database=database, document=path, before=None, after=after)
     digest = hashlib.sha256(f"{plan.spec.name}\n{ledger.event_key(draft)}".encode()).hexdigest()[:32]
-    from dataclasses import replace
-
     return replace(draft, id=f"backfill-{digest}", event_type=plan.spec.event_type)
 
 
@@ -173,10 +216,10 @@ class Checkpoint:
 
 def run(client: Any, executor: Executor, plan: BackfillPlan, *, checkpoint: Checkpoint,
         progress: Callable[[BackfillReport], None] = lambda report: None) -> BackfillReport:
-    """Run the backfill (resuming after the checkpoint, if any); the report counts outcomes."""
-    saved = checkpoint.load()
-    report = BackfillReport(Counter(saved.get("outcomes", {})), saved.get("after"))
-    started = time.monotonic() - float(saved.get("seconds", 0.0))
+    """Run the backfill (resuming after the checkpoint, if any, at its read time); the report counts outcomes."""
+    report = BackfillReport.from_dict(checkpoint.load())
+    report.read_time = report.read_time or server_time(client, plan)
+    started = time.monotonic() - report.seconds
     limit = RateLimit(plan.rate)
     database = getattr(client, "_database", None) or "(default)"
 
@@ -185,7 +228,7 @@ def run(client: Any, executor: Executor, plan: BackfillPlan, *, checkpoint: Chec
         return executor.process(synthetic_event(plan, database, snap)).status
 
     with ThreadPoolExecutor(max_workers=plan.concurrency, thread_name_prefix="onto-backfill") as pool:
-        for page, last in pages(client, plan, report.after):
+        for page, last in pages(client, plan, report.after, report.read_time):
             report.outcomes.update(pool.map(one, page))
             report.after = last
             report.seconds = time.monotonic() - started
