@@ -8,7 +8,8 @@ Exit codes (stable, for scripts):
   0  done (or nothing to do)
   1  a deploy step failed (the others were recorded)
   2  bad input: unknown app, bad config, a bundle that cannot be built safely
-  3  refused: no project, a demo- project, the backend's CLI missing, region ≠ database location
+  3  refused: no project, a demo- project, the backend's CLI missing, region ≠ database location,
+     deletes without --yes and no terminal to ask on (or a 'no' to the question)
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, List, Optional, TypeVar
 
 import typer
 from rich.console import Console
+from rich.status import Status
 
 from onto_functions.deploy.backends import StepResult
 from onto_functions.deploy.bundle_errors import BundleError
 from onto_functions.deploy.import_closure import DependencyError
 from onto_functions.deploy.pipeline import DeployRefused, bundle_project, deploy_project, project_triggers
+from onto_functions.deploy.plan import Step
 from onto_functions.deploy.project import ConfigError, ProjectConfig, find_project_root, load_project
 from onto_functions.deploy.scaffold import ScaffoldError, init_project
 from onto_functions.deploy.state import StateError
@@ -43,13 +46,26 @@ AppArg = typer.Argument(None, help="module or module:attr (default: \\[tool.onto
 ProjectDirOpt = typer.Option(None, "--project-dir", "-C", help="project root (default: nearest pyproject.toml)")
 JsonOpt = typer.Option(False, "--json", help="print machine-readable JSON on stdout")
 
+DEPLOY_HELP = "\n\n".join([
+    "Bundle, compare with what is deployed, then create, update and delete only what differs.",
+    "What is deployed is read from the cloud with the backend's own list command (gcloud functions list, "
+    "firebase functions:list): every function onto deploys carries the labels onto-managed=true and "
+    "onto-hash=<its bundle's hash>, so every clone (a teammate's, CI's) makes the same plan. When the list "
+    "command cannot run (offline, no login) the plan uses the local cache .onto/state/PROJECT.json, with a warning.",
+    "Functions labelled onto-managed that are gone from the app are deleted after a question; --yes skips it, "
+    "and without a terminal to ask on, deletes are refused (exit 3) unless --yes is given.",
+    "A trigger whose region changed is created in the new region first; the old copy is deleted only once "
+    "the new one deployed (a failed create deletes nothing).",
+    "Exit codes: 0 done, 1 a step failed (the others are recorded), 2 bad input, 3 refused.",
+])
+
 
 def register(app: typer.Typer) -> None:
     """Add the deploy-side commands to the `onto` app."""
     app.command("init")(init)
     app.command("list")(list_triggers)
     app.command("bundle")(bundle)
-    app.command("deploy")(deploy)
+    app.command("deploy", help=DEPLOY_HELP)(deploy)
 
 
 def init(
@@ -95,21 +111,25 @@ def deploy(
     project: Optional[str] = typer.Option(None, "--project", "-p", help="GCP/Firebase project id"),
     backend: Optional[str] = typer.Option(None, "--backend", "-b", help="firebase or gcloud (default: \\[tool.onto] backend)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan and the exact commands; change nothing"),
+    only: List[str] = typer.Option([], "--only", metavar="TRIGGER",
+                                   help="deploy (or delete) this function alone; repeat for more; TTL policies are left as they are"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="delete without asking (needed to delete when not run from a terminal)"),
     parallel: int = typer.Option(4, "--parallel", min=1, max=32, help="commands run at once"),
     database_location: Optional[str] = typer.Option(None, "--database-location", help="where the Firestore database is (e.g. nam5, europe-west1)"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Bundle, plan against the recorded state (create/update/delete/unchanged), then deploy what changed."""
+    """Bundle, compare with what is deployed, then create, update and delete only what differs (see DEPLOY_HELP)."""
     err = render.stderr_console()
 
     def progress(result: StepResult) -> None:
         if not as_json:
             err.print(render.step_result_line(result))
 
-    with err.status("deploying…" if not dry_run else "planning…"):
+    with err.status("deploying…" if not dry_run else "planning…") as status:
         report = _guard(err, lambda: deploy_project(
             _config(project_dir, database_location=database_location), app=app_ref, project=project,
-            backend=backend, dry_run=dry_run, parallelism=parallel, on_result=progress))
+            backend=backend, dry_run=dry_run, parallelism=parallel, on_result=progress, only=only, yes=yes,
+            confirm=_ask_before_deleting(err, status) if sys.stdin.isatty() else None))
     for message in report.warnings:
         render.say(err, "warning:", "yellow", message)
     if as_json:
@@ -118,6 +138,19 @@ def deploy(
         render.print_deploy_report(report, Console(), err)
     if report.failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _ask_before_deleting(err: Console, status: Status) -> Callable[[list[Step]], bool]:
+    """A question on the terminal (the spinner paused) that lists what would be deleted."""
+
+    def confirm(deletes: list[Step]) -> bool:
+        status.stop()
+        err.print(render.plan_table(deletes, f"{len(deletes)} function(s) to delete"))
+        answer = typer.confirm(f"Delete {len(deletes)} function(s)?", default=False, err=True)
+        status.start()
+        return answer
+
+    return confirm
 
 
 def _config(project_dir: Optional[Path], **overrides: Any) -> ProjectConfig:

@@ -26,6 +26,12 @@ ACTION_STYLE = {
     Action.TTL: "cyan", Action.UNCHANGED: "dim",
 }
 
+STATE_SOURCES = {
+    "gcloud": "what `gcloud functions list` reports (functions labelled onto-managed)",
+    "firebase": "what `firebase functions:list` reports (functions labelled onto-managed)",
+    "cache": "the local cache .onto/state/{project}.json (the backend could not be asked)",
+}
+
 
 def options_text(spec: TriggerSpec) -> str:
     o = spec.options
@@ -137,6 +143,7 @@ def step_result_line(result: StepResult) -> Text:
 def deploy_report_json(report: DeployReport) -> dict[str, Any]:
     return {
         "project": report.project, "backend": report.backend, "dryRun": report.dry_run,
+        "stateSource": report.state_source, "warnings": report.warnings,
         "summary": summary(report.steps),
         "steps": [step_json(s) for s in report.steps],
         "commands": report.commands,
@@ -150,6 +157,7 @@ def print_deploy_report(report: DeployReport, out: Console, err: Console) -> Non
     counts = summary(report.steps)
     title = f"plan for {report.project} ({report.backend}): " + ", ".join(f"{n} {a}" for a, n in counts.items() if n)
     out.print(plan_table(report.steps, title))
+    say(err, "compared with:", "", STATE_SOURCES.get(report.state_source, "{project}").format(project=report.project))
     if report.commands:
         out.print(Text("commands", style="bold") + (" (dry run: none was run)" if report.dry_run else ""))
         for argv in report.commands:

@@ -248,3 +248,70 @@ def test_firebase_emulator_runs_bundle_and_applies_once(tmp_path, firebase_cli, 
     assert result["tally"]["count"] == 3, result
     assert len(set(result["tally"]["eventIds"])) == 3, result  # three distinct events, each applied once
     assert result["marks"] == 3, result  # one ledger mark per event
+
+
+# --------------------------------------------------------------------------- what is deployed, as firebase lists it
+
+LISTED_PROJECT = "my-shop-123"
+
+
+def _firebase(firebase_cli: Path, args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FIREBASE_", "GOOGLE_"))}
+    return subprocess.run([str(firebase_cli), *args], cwd=cwd, env={**clean, **env}, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.timeout(600)  # the first firebase test installs firebase-tools (npm)
+def test_real_firebase_accepts_the_list_deploy_and_delete_commands_offline(tmp_path, firebase_cli):
+    """With no login each command stops only at authentication; an unknown flag stops earlier."""
+    from onto_functions.deploy.backends import DeployTarget, firebase_delete_argv, firebase_deploy_argv
+    from onto_functions.deploy.deployed import list_argv
+    from onto_functions.deploy.plan import Action, Step
+
+    root = tmp_path / "proj"
+    (root / "build" / "one").mkdir(parents=True)
+    (root / "firebase.json").write_text(json.dumps({"functions": [{"source": "build/one", "codebase": "one"}]}))
+    bundle = type("B", (), {"codebase": "one"})()
+    target = DeployTarget(project=LISTED_PROJECT, firebase_bin=str(firebase_cli))
+    commands = [list_argv("firebase", target),
+                firebase_deploy_argv([Step(Action.CREATE, "one", "new", bundle, "us-central1")], target),
+                firebase_delete_argv(Step(Action.DELETE, "old-trigger", "gone", None, "europe-west1"), target)]
+    env = {"HOME": str(tmp_path / "home"), "CI": "1", "FIREBASE_CLI_DISABLE_UPDATE_CHECK": "true"}
+    for argv in commands:
+        done = _firebase(firebase_cli, list(argv[1:]), env, root)
+        assert "Failed to authenticate" in done.stdout + done.stderr, f"{argv}:\n{done.stdout}{done.stderr}"
+    bad = _firebase(firebase_cli, [*commands[0][1:], "--regions=-"], env, root)
+    assert "unknown option" in bad.stdout + bad.stderr
+
+
+@pytest.mark.timeout(600)  # the first firebase test installs firebase-tools (npm)
+def test_a_fresh_clone_plans_from_what_real_firebase_lists(tmp_path, firebase_cli, monkeypatch):
+    """firebase-tools runs unchanged against a local stand-in of the Cloud Functions API and prints its JSON."""
+    from onto_functions.deploy.deployed import list_argv, parse_list
+    from onto_functions.deploy.backends import DeployTarget
+    from onto_functions.deploy.bundle import collect_bundles
+    from onto_functions.deploy.labels import HASH_LABEL, MANAGED_LABEL, hash_label
+    from onto_functions.deploy.pipeline import deploy_project
+    from onto_functions.deploy.plan import Action
+    from tests.functions_api import FunctionsApi, v2_function
+    from tests.test_bundle import write_project
+
+    config = load_project(write_project(tmp_path / "clone"))  # no .onto/state: a fresh clone
+    labels = {"deployment-tool": "cli-firebase", MANAGED_LABEL: "true"}
+    deployed = [v2_function(LISTED_PROJECT, "us-central1", c.bundle.spec.name,
+                            {**labels, HASH_LABEL: hash_label(c.bundle.content_hash)})
+                for c in collect_bundles("shop.main", config)]
+    deployed += [v2_function(LISTED_PROJECT, "europe-west1", "old-trigger", {**labels, HASH_LABEL: "0" * 32}),
+                 v2_function(LISTED_PROJECT, "us-central1", "hand-made", {"deployment-tool": "cli-firebase"})]
+    with FunctionsApi(deployed) as api:
+        env = api.firebase_env(tmp_path / "home")
+        done = _firebase(firebase_cli, list(list_argv("firebase", DeployTarget(LISTED_PROJECT))[1:]), env, config.root)
+        assert done.returncode == 0, done.stdout + done.stderr
+        listed = parse_list("firebase", done.stdout)
+        assert sorted(f.name for f in listed) == ["audit-record", "old-trigger", "order-count", "stock-restock"]
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        report = deploy_project(config, project=LISTED_PROJECT, dry_run=True, firebase_bin=str(firebase_cli))
+    assert report.state_source == "firebase", report.warnings
+    changed = [(s.action, s.name, s.region) for s in report.steps if s.action not in (Action.UNCHANGED, Action.TTL)]
+    assert changed == [(Action.DELETE, "old-trigger", "europe-west1")]

@@ -48,7 +48,9 @@ def run_gcloud(argv: list[str], env: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def commands(tmp_path: Path) -> list[list[str]]:
+def commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    for name, value in gcloud_env(tmp_path / "plan-config").items():  # the plan's `functions list` too
+        monkeypatch.setenv(name, value)
     root = write_project(tmp_path / "proj", pyproject=(
         '[tool.onto]\napp = "shop.main"\nbackend = "gcloud"\nregion = "us-central1"\n'
         'database_location = "nam5"\n'))

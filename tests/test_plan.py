@@ -88,12 +88,13 @@ def test_a_removed_mediator_is_deleted(project):
 def test_a_region_move_creates_the_new_one_then_deletes_the_old(project):
     bundles = bundles_of(project)
     state = deployed(DeployedState(PROJECT), bundles)
-    state = state.with_function(replace(state.functions["order-count"], region="europe-west1"))
+    old = state.copies("order-count")[0]
+    state = state.without_function("order-count", old.region).with_function(replace(old, region="europe-west1"))
     steps = [s for s in plan(bundles, state) if s.name == "order-count"]
     assert [(s.action, s.region) for s in steps] == [(Action.CREATE, "us-central1"), (Action.DELETE, "europe-west1")]
     for step in steps:  # the old region's delete must not drop the new record
         state = apply_result(state, StepResult(step, True), "gcloud")
-    assert state.functions["order-count"].region == "us-central1"
+    assert [c.region for c in state.copies("order-count")] == ["us-central1"]
 
 
 def test_plan_is_deterministic(project):
@@ -130,12 +131,12 @@ def test_a_failed_step_leaves_the_others_recorded_and_says_why(project):
     assert [(r.step.name, r.detail) for r in report.failed] == [
         ("stock-restock", "ERROR: (gcloud.functions.deploy) quota exceeded")]
     recorded = load_state(config.state_path, PROJECT)
-    assert sorted(recorded.functions) == ["audit-record", "order-count"]
+    assert sorted(fn.name for fn in recorded.functions.values()) == ["audit-record", "order-count"]
     assert len(recorded.ttl_policies) == len(ledger.COLLECTIONS)
     # the next deploy retries exactly what failed
     again = deploy_project(config, project=PROJECT, runner=FakeCli(), gcloud_bin=sys.executable)
     assert changed(again.steps) == {"stock-restock": "create"}
-    assert again.ok and sorted(load_state(config.state_path, PROJECT).functions) == [
+    assert again.ok and sorted(fn.name for fn in load_state(config.state_path, PROJECT).functions.values()) == [
         "audit-record", "order-count", "stock-restock"]
 
 
@@ -143,7 +144,8 @@ def test_dry_run_returns_commands_and_changes_nothing(project):
     config = load_project(project).with_(backend="gcloud")
     cli = FakeCli()
     report = deploy_project(config, project=PROJECT, dry_run=True, runner=cli, gcloud_bin=sys.executable)
-    assert cli.seen == [] and report.results == []
+    assert [argv[1:3] for argv in cli.seen] == [("functions", "list")]  # only the read-only list ran
+    assert report.results == [] and report.state_source == "cache"  # "done" is not the list's JSON
     assert not config.state_path.exists() and not (project / "firebase.json").exists()
     deploys = [c for c in report.commands if c[1:3] == ["functions", "deploy"]]
     assert sorted(c[3] for c in deploys) == ["audit-record", "order-count", "stock-restock"]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .labels import function_labels, labels_flag
 from .plan import Action, Step
 
 DEFAULT_PARALLELISM = 4
@@ -101,6 +102,7 @@ def gcloud_deploy_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
         # The function refuses events of other projects, so it must know its own
         # (firebase-tools sets GCLOUD_PROJECT itself; gcloud does not).
         f"--set-env-vars=GCLOUD_PROJECT={target.project}",
+        labels_flag(function_labels(opts.mode.value, step.bundle.content_hash)),  # what `deployed` reads back
         "--quiet",
     ]
     if target.database_location:
@@ -176,8 +178,9 @@ class Backend:
         """Run every command (deploys in parallel, at most `parallelism` at once); one result per step.
 
         A failed command fails only its own steps; the others still run and
-        still count. Deletes run after deploys so a moved function is never
-        left with no copy running.
+        still count. Deletes run after deploys, and the old copy of a moved
+        function is deleted only when the new copy's deploy succeeded, so a
+        trigger is never left with no copy running.
         """
         commands = self.commands(steps)
         phases = [
@@ -188,7 +191,8 @@ class Backend:
         results: list[StepResult] = []
         with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
             for phase in phases:
-                for batch in pool.map(self._run, phase):
+                runnable, held = hold_moved_deletes(phase, results)
+                for batch in [held, *pool.map(self._run, runnable)]:
                     for result in batch:
                         results.append(result)
                         if on_result:
@@ -203,11 +207,32 @@ class Backend:
         output = (completed.stdout or "") + (completed.stderr or "")
         if completed.returncode == 0:
             return [StepResult(s, True, "") for s in command.steps]
+        if command.steps[0].action is Action.DELETE and already_gone(output):
+            return [StepResult(s, True, "already gone") for s in command.steps]
         failed = firebase_failed_functions(output) if self.name == "firebase" and len(command.steps) > 1 else set()
         detail = _tail(output) or f"exit code {completed.returncode}"
         if failed:  # firebase named the functions that failed: the others succeeded
             return [StepResult(s, s.name not in failed, detail if s.name in failed else "") for s in command.steps]
         return [StepResult(s, False, detail) for s in command.steps]
+
+
+def hold_moved_deletes(phase: list[Command], done: list[StepResult]) -> tuple[list[Command], list[StepResult]]:
+    """The commands of `phase` to run, and failed results for deletes held back.
+
+    A delete is held when a deploy of the same function failed in this run:
+    that is a region move whose new copy is not live, so the old copy keeps
+    running (and stays in the state) until a later deploy succeeds.
+    """
+    not_live = {r.step.name for r in done if not r.ok and r.step.action in (Action.CREATE, Action.UPDATE)}
+    held = [c for c in phase if c.steps[0].action is Action.DELETE and c.steps[0].name in not_live]
+    results = [StepResult(s, False, f"not deleted: the deploy of {s.name} in its new region failed, "
+                                    f"so the copy in {s.region} keeps running") for c in held for s in c.steps]
+    return [c for c in phase if c not in held], results
+
+
+def already_gone(output: str) -> bool:
+    """A delete that failed because the function no longer exists (firebase-tools may have deleted it itself)."""
+    return "NOT_FOUND" in output or "do not match any existing functions" in output
 
 
 def firebase_failed_functions(output: str) -> set[str]:

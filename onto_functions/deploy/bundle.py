@@ -6,7 +6,8 @@ changes exactly when that changes:
     <build_dir>/<function name>/
       main.py            rendered from function_templates/main.py.tmpl
       requirements.txt   exact pins of the runtime's dependencies (+ the user's)
-      functions.yaml     the static firebase-tools manifest (one gcfv2 endpoint)
+      functions.yaml     the static firebase-tools manifest (one gcfv2 endpoint), whose
+                         labels carry the hash (the hash covers it without that label)
       onto_functions/    the runtime, vendored (no deploy/, local/, testing/)
       <user modules>     only the files in the trigger's static import graph
       .onto-bundle.json  what we wrote and its hash (not part of the hash)
@@ -114,7 +115,9 @@ def collect_bundles(app: str, config: ProjectConfig, build_dir: Path | None = No
             closures[spec.module] = _trigger_closure(spec, root)
         files = {**bundled_user_files(spec, closures[spec.module], project), **included,
                  **generated_files(spec, closures[spec.module], config)}
-        found.append(BundleContents(Bundle(spec, build_dir / spec.name, hash_files(files)), files))
+        content_hash = hash_files(files)
+        files["functions.yaml"] = manifest_file(spec, config, content_hash)  # now with its onto-hash label
+        found.append(BundleContents(Bundle(spec, build_dir / spec.name, content_hash), files))
     return found
 
 
@@ -154,7 +157,6 @@ def bundled_user_files(spec: TriggerSpec, needed: Closure, project: ProjectFiles
 def generated_files(spec: TriggerSpec, needed: Closure, config: ProjectConfig) -> dict[str, bytes]:
     """main.py, requirements.txt and functions.yaml of the trigger's bundle, from function_templates/."""
     requirements = [*runtime_requirements(), *external_requirements(needed.external), *config.requirements]
-    manifest = manifest_for(spec, trigger_region=config.database_location)
     return {
         "main.py": templates.render(
             "main.py.tmpl", trigger=spec.name, module=spec.module, mediator_root=spec.mediator.split(".")[0],
@@ -163,8 +165,14 @@ def generated_files(spec: TriggerSpec, needed: Closure, config: ProjectConfig) -
         "requirements.txt": templates.render(
             "requirements.txt.tmpl", trigger=spec.name, requirements="\n".join(dict.fromkeys(requirements)),
         ).encode(),
-        "functions.yaml": templates.render("functions.yaml.tmpl", trigger=spec.name, manifest=to_yaml(manifest)).encode(),
+        "functions.yaml": manifest_file(spec, config),
     }
+
+
+def manifest_file(spec: TriggerSpec, config: ProjectConfig, content_hash: str | None = None) -> bytes:
+    """functions.yaml; the bundle's hash covers it as written without `content_hash` (its own label)."""
+    manifest = manifest_for(spec, trigger_region=config.database_location, content_hash=content_hash)
+    return templates.render("functions.yaml.tmpl", trigger=spec.name, manifest=to_yaml(manifest)).encode()
 
 
 def hash_files(files: dict[str, bytes]) -> str:

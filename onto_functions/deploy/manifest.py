@@ -20,6 +20,7 @@ import json
 from typing import Any, TypedDict
 
 from ..spec import TriggerSpec
+from .labels import function_labels
 
 SPEC_VERSION = "v1alpha1"
 # firebase-tools' backend.isValidMemoryOption
@@ -57,8 +58,9 @@ class Manifest(TypedDict):
     endpoints: dict[str, Endpoint]
 
 
-def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None) -> Endpoint:
-    """The gcfv2 endpoint of one trigger. `trigger_region` is the database location, when known."""
+def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None, content_hash: str | None = None) -> Endpoint:
+    """The gcfv2 endpoint of one trigger. `trigger_region` is the database location, when known;
+    `content_hash` goes in the labels (see `labels`), and is left out of what the hash covers."""
     opts = spec.options
     if opts.memory_mb not in MEMORY_OPTIONS_MB:
         raise ManifestError(
@@ -80,7 +82,7 @@ def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None) -> End
         "availableMemoryMb": opts.memory_mb,
         "timeoutSeconds": opts.timeout_seconds,
         "minInstances": opts.min_instances,
-        "labels": {"onto-mode": opts.mode.value.replace("_", "-")},
+        "labels": function_labels(opts.mode.value, content_hash),
         "eventTrigger": trigger,
     }
     if opts.max_instances is not None:
@@ -90,12 +92,12 @@ def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None) -> End
     return endpoint
 
 
-def manifest_for(spec: TriggerSpec, *, trigger_region: str | None = None) -> Manifest:
+def manifest_for(spec: TriggerSpec, *, trigger_region: str | None = None, content_hash: str | None = None) -> Manifest:
     """A manifest with exactly one endpoint: the bundle is one codebase, one function."""
     return {
         "specVersion": SPEC_VERSION,
         "requiredAPIs": [],
-        "endpoints": {spec.name: endpoint_for(spec, trigger_region=trigger_region)},
+        "endpoints": {spec.name: endpoint_for(spec, trigger_region=trigger_region, content_hash=content_hash)},
     }
 
 

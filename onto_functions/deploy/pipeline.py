@@ -1,7 +1,8 @@
-"""The whole deploy, one way: discover → bundle → plan → refuse-or-execute → record.
+"""The whole deploy, one way: discover → bundle → read what is deployed → plan → refuse-or-execute → record.
 
 Each stage is a call into its own module; this one only sequences them,
-applies the refusals, and records state for the steps that succeeded.
+applies the refusals (deletes included: they need `yes` or a `confirm`
+that says yes), and records in the local cache the steps that succeeded.
 The CLI calls `project_triggers`, `bundle_project` and `deploy_project`;
 tests call them too.
 """
@@ -11,16 +12,17 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..spec import TriggerSpec
 from .backends import Backend, DeployTarget, Runner, StepResult, make_backend, missing_programs, run_command
 from .bundle import Bundle, BundleContents, collect_bundles, write_bundles
+from .deployed import read_deployed
 from .firebase_json import DEFAULT_EMULATORS, update_firebase_json
 from .fresh_discovery import discover_fresh
-from .plan import Action, Step, plan
+from .plan import Action, Step, plan, select
 from .project import ProjectConfig, region_matches_database
 from .state import DeployedFunction, DeployedState, check_project_id, load_state, now_iso, save_state
 
@@ -45,6 +47,7 @@ class DeployReport:
     results: list[StepResult] = field(default_factory=list)
     state_file: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    state_source: str = "cache"  # what the plan compared against: "gcloud", "firebase" or "cache"
 
     @property
     def failed(self) -> list[StepResult]:
@@ -132,33 +135,54 @@ def deploy_project(
     on_result: Callable[[StepResult], None] | None = None,
     firebase_bin: str | None = None,
     gcloud_bin: str | None = None,
+    only: Sequence[str] = (),
+    yes: bool = False,
+    confirm: Callable[[list[Step]], bool] | None = None,
 ) -> DeployReport:
-    """Bundle, plan against the recorded state, and (unless dry_run) execute and record.
+    """Bundle, plan against what the backend reports is deployed, and (unless dry_run) execute and record.
 
-    Nothing is written (bundles, firebase.json, state) for a dry run or a
-    refused deploy. State is saved after every finished command's results,
-    only for steps that succeeded; a failure leaves the rest recorded and is
-    reported.
+    `only` limits the plan to the named functions. Deletes run only with
+    `yes`, or when `confirm(deletes)` says yes; otherwise DeployRefused and
+    nothing changes. Nothing is written (bundles, firebase.json, state) for
+    a dry run or a refused deploy. The cache is saved after every finished
+    command, only for steps that succeeded; a failure leaves the rest
+    recorded and is reported.
     """
     backend_name = backend or config.backend
     contents = collect_bundles(resolve_app(app, config), config)
-    bundles = [c.bundle for c in contents]
-    project_id = check_refusals(config, project, bundles)
-    state = load_state(config.state_path, project_id)
-    steps = plan(bundles, state)
+    project_id = check_refusals(config, project, [c.bundle for c in contents])
     target = deploy_target(config, project_id, firebase_bin=firebase_bin, gcloud_bin=gcloud_bin)
     engine = make_backend(backend_name, target, parallelism=parallelism, runner=runner)
+    deployed = read_deployed(backend_name, target, runner, load_state(config.state_path, project_id))
+    steps = select(plan([c.bundle for c in contents], deployed.state), only)
     changing = [s for s in steps if s.action.changes]
-    commands = [list(c.argv) for c in engine.commands(changing)]
-    warnings = check_programs(engine, changing, dry_run=dry_run)
+    warnings = [*([deployed.warning] if deployed.warning else []), *check_programs(engine, changing, dry_run=dry_run)]
+    report = DeployReport(project_id, backend_name, dry_run, steps, [list(c.argv) for c in engine.commands(changing)],
+                          warnings=warnings, state_source=deployed.source)
     if dry_run:
-        return DeployReport(project_id, backend_name, True, steps, commands, warnings=warnings)
+        return report
+    check_deletes(changing, yes=yes, confirm=confirm)
     write_project_bundles(config, contents)  # what the backends read: bundle folders, firebase.json
+    if deployed.source != "cache":
+        save_state(config.state_path, deployed.state)  # the cache follows the truth
     if not changing:
-        return DeployReport(project_id, backend_name, False, steps, commands, warnings=warnings)
-    recorder = _Recorder(config.state_path, state, backend_name, on_result)
+        return report
+    recorder = _Recorder(config.state_path, deployed.state, backend_name, on_result)
     results = engine.execute(changing, on_result=recorder.record)
-    return DeployReport(project_id, backend_name, False, steps, commands, results, recorder.path, warnings)
+    return replace(report, results=results, state_file=recorder.path)
+
+
+def check_deletes(steps: list[Step], *, yes: bool, confirm: Callable[[list[Step]], bool] | None) -> None:
+    """DeployRefused unless every delete in `steps` is allowed (`yes`) or confirmed."""
+    deletes = [s for s in steps if s.action is Action.DELETE]
+    if not deletes or yes:
+        return
+    listing = ", ".join(f"{s.name} ({s.region})" for s in deletes)
+    if confirm is None:
+        raise DeployRefused(f"this deploy deletes {len(deletes)} function(s): {listing}; nothing was changed. "
+                            "Pass --yes to allow it, or --only TRIGGER to deploy others alone")
+    if not confirm(deletes):
+        raise DeployRefused(f"the deletes of {listing} were not confirmed; nothing was changed")
 
 
 def deploy_target(config: ProjectConfig, project: str, *, firebase_bin: str | None = None,
@@ -214,12 +238,8 @@ def apply_result(state: DeployedState, result: StepResult, backend: str) -> Depl
             name=step.name, content_hash=step.bundle.content_hash, region=str(step.region),
             backend=backend, deployed_at=now_iso(),
         ))
-    if step.action is Action.DELETE:
-        current = state.functions.get(step.name)
-        # a moved function's delete removes the old region's copy, not the new record
-        if current is not None and current.region == step.region:
-            return state.without_function(step.name)
-        return state
+    if step.action is Action.DELETE:  # exactly the copy in that region (a moved function keeps its new one)
+        return state.without_function(step.name, str(step.region))
     if step.action is Action.TTL:
         return state.with_ttl(step.name)
     return state

@@ -1,10 +1,16 @@
-"""What is deployed, per project: `.onto/state/<project>.json`.
+"""What is deployed, per project: a cache in `.onto/state/<project>.json`.
 
-Why keep our own record instead of asking the cloud each time: the plan
-must be computable offline (`--dry-run` in CI, tests), and the record says
-exactly which bundle hash each function runs, which no cloud API reports.
-The file is only ever written for steps that succeeded, atomically (write
-a temp file, then rename), so a crash mid-deploy never leaves it half written.
+The truth is the cloud: every function onto deploys carries labels saying
+so and naming its bundle's hash (`labels`), and `onto deploy` reads them
+back through the backend's list command (`deployed`). This file is a cache
+of that truth plus what the deploys since then did: the plan falls back to
+it, with a warning, when the backend cannot be asked (offline, no login),
+and it remembers the TTL policies, which the list commands do not report.
+
+A function is keyed by region and name: in a region move, both copies
+exist until the new one is live. The file is only ever written for steps
+that succeeded, atomically (a temp file, then a rename), so a crash
+mid-deploy never leaves it half written.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)  # version 1 keyed functions by name alone
+LIVE_STATUS = "ACTIVE"
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
 
 
@@ -28,13 +36,27 @@ class StateError(ValueError):
 
 @dataclass(frozen=True)
 class DeployedFunction:
-    """One function as we last deployed it."""
+    """One deployed function: its bundle's hash ("" when unknown) and whether it is live."""
 
     name: str
-    content_hash: str
+    content_hash: str  # full (from a deploy) or as its label holds it (from the cloud)
     region: str
     backend: str
     deployed_at: str  # ISO 8601, UTC
+    status: str = LIVE_STATUS  # the cloud's state: ACTIVE, or FAILED, DEPLOYING, DELETING...
+
+    @property
+    def key(self) -> str:
+        return function_key(self.name, self.region)
+
+    @property
+    def live(self) -> bool:
+        return self.status == LIVE_STATUS
+
+
+def function_key(name: str, region: str) -> str:
+    """How a state keys one function: "<region>/<name>" (one name may run in two regions for a while)."""
+    return f"{region}/{name}"
 
 
 @dataclass(frozen=True)
@@ -42,14 +64,23 @@ class DeployedState:
     """Everything we deployed to one project (functions, TTL policies)."""
 
     project: str
-    functions: dict[str, DeployedFunction] = field(default_factory=dict)
+    functions: dict[str, DeployedFunction] = field(default_factory=dict)  # by function_key
     ttl_policies: tuple[str, ...] = ()  # "<database>/<collection group>/<field>"
 
-    def with_function(self, fn: DeployedFunction) -> "DeployedState":
-        return replace(self, functions={**self.functions, fn.name: fn})
+    @classmethod
+    def of(cls, project: str, functions: list[DeployedFunction], ttl_policies: tuple[str, ...] = ()) -> "DeployedState":
+        return cls(project, {fn.key: fn for fn in functions}, ttl_policies)
 
-    def without_function(self, name: str) -> "DeployedState":
-        return replace(self, functions={k: v for k, v in self.functions.items() if k != name})
+    def copies(self, name: str) -> list[DeployedFunction]:
+        """Every deployed copy of one function name, by region."""
+        return sorted((fn for fn in self.functions.values() if fn.name == name), key=lambda fn: fn.region)
+
+    def with_function(self, fn: DeployedFunction) -> "DeployedState":
+        return replace(self, functions={**self.functions, fn.key: fn})
+
+    def without_function(self, name: str, region: str) -> "DeployedState":
+        gone = function_key(name, region)
+        return replace(self, functions={k: v for k, v in self.functions.items() if k != gone})
 
     def with_ttl(self, key: str) -> "DeployedState":
         return replace(self, ttl_policies=tuple(sorted({*self.ttl_policies, key})))
@@ -58,19 +89,16 @@ class DeployedState:
         return {
             "version": STATE_VERSION,
             "project": self.project,
-            "functions": {name: asdict(fn) for name, fn in sorted(self.functions.items())},
+            "functions": {key: asdict(fn) for key, fn in sorted(self.functions.items())},
             "ttl_policies": list(self.ttl_policies),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "DeployedState":
-        if data.get("version") != STATE_VERSION:
-            raise StateError(f"state version {data.get('version')!r} is not {STATE_VERSION}")
-        return cls(
-            project=data["project"],
-            functions={n: DeployedFunction(**f) for n, f in data.get("functions", {}).items()},
-            ttl_policies=tuple(data.get("ttl_policies", ())),
-        )
+        if data.get("version") not in _READABLE_VERSIONS:
+            raise StateError(f"state version {data.get('version')!r} is not one of {_READABLE_VERSIONS}")
+        functions = [DeployedFunction(**f) for f in data.get("functions", {}).values()]
+        return cls.of(data["project"], functions, tuple(data.get("ttl_policies", ())))
 
 
 def check_project_id(project: str) -> str:
