@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from . import clients, logs
+from . import clients, logs, warm_start
 from . import outcome as status
 from .contention import ContentionPolicy
 from .decoding import decode_request
