@@ -8,18 +8,9 @@ import sys
 import textwrap
 
 from onto_functions.deploy.fresh_discovery import discover_cached
+from tests.notes_app import NOTES_APP
 
-APP = '''
-from onto_functions import Mediator, sink, source
-
-class Notes(Mediator):
-    source = source.document("notes/{note_id}")
-    sink = sink.firestore()
-
-    @source.triggers.on_create
-    def index(self, change, store):
-        pass
-'''
+APP = NOTES_APP
 
 
 def write_app(root, text=APP):

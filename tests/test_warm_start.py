@@ -12,18 +12,9 @@ import textwrap
 import threading
 
 from onto_functions import clients
+from tests.notes_app import NOTES_APP
 
-APP = '''
-from onto_functions import Mediator, sink, source
-
-class Notes(Mediator):
-    source = source.document("notes/{note_id}")
-    sink = sink.firestore()
-
-    @source.triggers.on_create
-    def index(self, change, store):
-        pass
-'''
+APP = NOTES_APP
 
 # What gunicorn does: import main.py (which builds the entry point) in its master, then fork the worker.
 SERVER = '''
