@@ -1,4 +1,4 @@
-"""The specs kept in .onto/cache/ serve a run only while the app's source files are unchanged."""
+"""The specs kept in the spec cache serve a run only while the app's source files are unchanged."""
 
 from __future__ import annotations
 

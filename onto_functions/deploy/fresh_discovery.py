@@ -21,7 +21,7 @@ from .spec_cache import cached_discovery
 
 
 def discover_cached(app: str, root: Path) -> list[TriggerSpec]:
-    """`discover_fresh(app, root)` as plain data, from `.onto/cache/` while no source file of the app changed.
+    """`discover_fresh(app, root)` as plain data, from the spec cache while no source file of the app changed.
 
     For callers that only read the specs (bundling, listing): on a hit
     nothing of the app is imported, so do not expect its modules loaded.

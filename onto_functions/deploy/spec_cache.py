@@ -5,7 +5,9 @@ marshmallow and every mediator module: most of what `onto bundle` and
 `onto list` cost as a fresh process when nothing changed. The specs depend
 only on the app's own source files (its static import closure), the onto
 runtime that turns mediators into specs, and the Python that ran it, so
-they are kept in `.onto/cache/` keyed by exactly that:
+they are kept in the user's cache folder (`$ONTO_CACHE_DIR`, else
+`$XDG_CACHE_HOME/onto` or `~/.cache/onto`: never in the project, whose tree
+a dry run must leave byte for byte as it was), keyed by exactly that:
 
 - the content hash of every file of the closure (read and hashed each run:
   small files, a few milliseconds, and no trust in mtimes that a quick
@@ -17,7 +19,7 @@ they are kept in `.onto/cache/` keyed by exactly that:
 Anything unreadable or different is a miss: the app is discovered again and
 the entry rewritten. Not covered, on purpose: an app whose triggers depend
 on the environment (variables, files it reads at import); there, remove
-`.onto/cache/`.
+the cache folder.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from typing import Any, Callable
 from ..spec import TriggerSpec
 from .import_closure import SKIPPED_DIRS
 
-CACHE_DIR = Path(".onto") / "cache"
 FORMAT = 1
 
 
@@ -42,13 +43,22 @@ def cached_discovery(app: str, root: Path, discover: Callable[[], tuple[list[Tri
 
     `discover` returns the specs and the closure's files (relative to `root`).
     """
-    path = root / CACHE_DIR / f"specs-{hashlib.sha256(app.encode()).hexdigest()[:16]}.pickle"
+    key = hashlib.sha256(f"{root.resolve()}\0{app}".encode()).hexdigest()[:24]
+    path = cache_dir() / "specs" / f"{key}.pickle"
     entry = _load(path)
     if entry is not None and entry.get("inputs") == fingerprint(root, entry.get("files", ())):
         return list(entry["specs"])
     specs, files = discover()
     _store(path, {"format": FORMAT, "files": tuple(files), "inputs": fingerprint(root, files), "specs": specs})
     return specs
+
+
+def cache_dir() -> Path:
+    """Where the entries live: `$ONTO_CACHE_DIR`, else the user's cache folder."""
+    explicit = os.environ.get("ONTO_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "onto"
 
 
 def fingerprint(root: Path, files: tuple[Path, ...] | list[Path]) -> tuple[Any, ...] | None:
