@@ -19,7 +19,9 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
+# Builds the reference environment it compares against (.onto/bench/) itself, once.
 bench: setup
+	$(PY) -m benchmarks.cold_start
 	$(PY) -m benchmarks.executor_latency
 	$(PY) -m benchmarks.bundle_speed
 	$(PY) -m benchmarks.stack_latency

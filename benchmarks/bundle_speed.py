@@ -8,9 +8,9 @@ firebase-functions Firestore handler (the cold-start share we control).
 process (interpreter start, imports, discovery, bundling, firebase.json).
 Import times are the median of fresh processes (`import main` in the bundle's
 folder, so the vendored runtime is what loads). The reference handler needs
-firebase-functions, which onto does not depend on: give a Python that has it
-with --reference-python (default: .onto/bench-venv/bin/python, made with
-`python -m venv .onto/bench-venv && .onto/bench-venv/bin/pip install firebase-functions`).
+firebase-functions, which onto does not depend on: by default the reference
+environment `benchmarks.reference_env` builds (and keeps) under .onto/bench/;
+--reference-python PATH takes another.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ import textwrap
 import time
 from pathlib import Path
 
+from benchmarks.reference_env import installed_version, reference_python
+
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_REFERENCE = REPO / ".onto" / "bench-venv" / "bin" / "python"
 
 MODELS = '''
 from onto_functions import DomainModel, ViewModel, fields
@@ -137,13 +138,14 @@ def library_times(root: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="fresh processes per import-time figure")
-    parser.add_argument("--reference-python", default=str(DEFAULT_REFERENCE))
+    parser.add_argument("--reference-python", default=None, help="default: benchmarks.reference_env's")
     args = parser.parse_args()
 
     print(f"python {sys.version.split()[0]}; figures are wall-clock on this machine\n")
     with tempfile.TemporaryDirectory(prefix="onto-bench-") as tmp:
         sample_bundle = bundle_figures(Path(tmp))
-        import_figures(sample_bundle, Path(tmp), args.runs, Path(args.reference_python))
+        reference = Path(args.reference_python) if args.reference_python else reference_python()
+        import_figures(sample_bundle, Path(tmp), args.runs, reference)
 
 
 def bundle_figures(tmp: Path) -> Path:
@@ -190,8 +192,7 @@ def import_figures(sample_bundle: Path, tmp: Path, runs: int, reference: Path) -
     ours, ours_there, theirs = median_imports(
         [(sys.executable, sample_bundle), (str(reference), sample_bundle), (str(reference), hand)], runs)
     print(f"  generated main.py (onto, pinned deps, this venv)      {ours * 1000:7.0f} ms")
-    version = subprocess.run([str(reference), "-c", "import importlib.metadata as m; print(m.version('firebase-functions'))"],
-                             capture_output=True, text=True).stdout.strip()
+    version = installed_version(reference, "firebase-functions")
     print(f"  generated main.py (onto, in the reference venv)       {ours_there * 1000:7.0f} ms")
     print(f"  hand-written firebase-functions {version} handler       {theirs * 1000:7.0f} ms")
     print(f"  ratio onto / hand-written: {ours / theirs:.2f}x (same venv: {ours_there / theirs:.2f}x; aim <= 1.2x)")

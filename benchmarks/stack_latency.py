@@ -142,17 +142,28 @@ def group_kb(pid: int, measure=rss_kb) -> int:
 # --------------------------------------------------------------------------- 1 + 2
 
 
-def latency_and_throughput(root: Path, samples: int, events: int, concurrency: int) -> dict[str, object]:
-    project = f"demo-bench-{uuid.uuid4().hex[:6]}"
-    floor_times: dict[str, float] = {}
-    arrived = threading.Condition()
+class FloorReceiver:
+    """The floor: a no-op trigger that notes when each document's request arrived."""
 
-    def floor(headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
-        with arrived:
-            floor_times[headers.get("ce-document", "")] = time.time()
-            arrived.notify_all()
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self.arrived = threading.Condition()
+
+    def __call__(self, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        with self.arrived:
+            self.times[headers.get("ce-document", "")] = time.time()
+            self.arrived.notify_all()
         return 200, b""
 
+    def wait_for(self, document: str) -> float:
+        with self.arrived:
+            self.arrived.wait_for(lambda: document in self.times, timeout=30)
+        return self.times[document]
+
+
+def latency_and_throughput(root: Path, samples: int, events: int, concurrency: int) -> dict[str, object]:
+    project = f"demo-bench-{uuid.uuid4().hex[:6]}"
+    floor = FloorReceiver()
     with Receiver() as receiver, FirestoreEmulator(project=project, functions_emulator=receiver.host) as emulator:
         receiver.register("floor", floor)
         register_trigger(emulator.host, project, "floor", WRITTEN, "floor/{doc_id}")
@@ -161,65 +172,76 @@ def latency_and_throughput(root: Path, samples: int, events: int, concurrency: i
         log: list[dict] = []
         with LocalStack(config, receiver=receiver, on_event=log.append) as stack:
             db = emulator_client(project, emulator.host)
-            for i in range(5):  # warm up: the worker starts on its first event
-                db.document(f"docs/warm{i}").set({"n": i})
-                wait_for(lambda i=i: db.document(f"mirrors/warm{i}").get().exists, timeout=60)
-                db.document(f"floor/warm{i}").set({"n": i})
-                wait_for(lambda i=i: f"floor/warm{i}" in floor_times, timeout=30)
-
-            floor_lat, stack_lat = [], []
-            # Both from the source write's commit time (the emulator's clock, this machine's):
-            # the floor until its receiver has the request, the stack until the view's own
-            # commit time, so neither figure carries the write call or a polling read.
-            for i in range(samples):
-                written = db.document(f"floor/f{i}").set({"n": i}).update_time.timestamp()
-                with arrived:
-                    arrived.wait_for(lambda i=i: f"floor/f{i}" in floor_times, timeout=30)
-                floor_lat.append(floor_times[f"floor/f{i}"] - written)
-                view = db.document(f"mirrors/s{i}")
-                written = db.document(f"docs/s{i}").set({"n": i}).update_time.timestamp()
-                snap = wait_for(lambda: (s := view.get()).exists and s, timeout=30, interval=0.001)
-                stack_lat.append(snap.update_time.timestamp() - written)
-
+            warm_up(db, floor)
+            floor_lat, stack_lat = write_to_view_latencies(db, floor, samples)
             name = stack.specs[0].name
             host_side = stack.snapshot()[name]  # received -> acknowledged by the worker, as the host saw it
             timed = [r for r in log if r["event"] == "delivered" and r["document"].startswith("docs/s")]
-            worker_ms = [r["handlerMs"] for r in timed]  # POST to the worker -> its answer (executor inside)
-            queued_ms = [r["latencyMs"] - r["handlerMs"] for r in timed]  # stored -> POST sent
-            # throughput: the floor first, then the stack, each on distinct documents
-            def write_many(collection: str) -> float:
-                began = time.time()
-                for start in range(0, events, 500):
-                    batch = db.batch()
-                    for i in range(start, min(events, start + 500)):
-                        batch.set(db.document(f"{collection}/t{i}"), {"n": i})
-                    batch.commit()
-                return began
-
-            began = write_many("floor")
-            wait_for(lambda: sum(k.startswith("floor/t") for k in list(floor_times)) >= events, timeout=300,
-                     interval=0.01)
-            floor_rate = events / (max(v for k, v in floor_times.items() if k.startswith("floor/t")) - began)
-
-            applied_before = stack.snapshot()[name]["applied"]
-            began = write_many("docs")
-            wait_for(lambda: stack.snapshot()[name]["applied"] - applied_before >= events, timeout=600, interval=0.01)
-            stack_seconds = time.time() - began
+            throughput = throughput_figures(db, floor, stack, name, events)
             db.close()
+    throughput["concurrency_per_trigger"] = concurrency
+    return {"write_to_view": write_to_view_figures(floor_lat, stack_lat, host_side, timed), "throughput": throughput}
 
-    return {
-        "write_to_view": {"floor": summary(floor_lat), "stack": summary(stack_lat),
-                          "ratio_median": round(statistics.median(stack_lat) / statistics.median(floor_lat), 1),
-                          "ratio_p95": round(percentile(stack_lat, 95) / percentile(floor_lat, 95), 1),
-                          "host_stored_to_acked": {"median_ms": host_side["p50_ms"], "p95_ms": host_side["p95_ms"]},
-                          "host_stored_to_worker_ms": {"median": round(statistics.median(queued_ms), 1),
-                                                       "p95": round(percentile(queued_ms, 95), 1)},
-                          "worker_round_trip_ms": {"median": round(statistics.median(worker_ms), 1),
-                                                   "p95": round(percentile(worker_ms, 95), 1)}},
-        "throughput": {"events": events, "floor_events_per_s": round(floor_rate, 1),
-                       "stack_events_per_s": round(events / stack_seconds, 1),
-                       "stack_seconds": round(stack_seconds, 2), "concurrency_per_trigger": concurrency},
-    }
+
+def warm_up(db, floor: FloorReceiver) -> None:
+    for i in range(5):  # warm up: the worker starts on its first event
+        db.document(f"docs/warm{i}").set({"n": i})
+        wait_for(lambda i=i: db.document(f"mirrors/warm{i}").get().exists, timeout=60)
+        db.document(f"floor/warm{i}").set({"n": i})
+        wait_for(lambda i=i: f"floor/warm{i}" in floor.times, timeout=30)
+
+
+def write_to_view_latencies(db, floor: FloorReceiver, samples: int) -> tuple[list[float], list[float]]:
+    """Both from the source write's commit time (the emulator's clock, this machine's):
+    the floor until its receiver has the request, the stack until the view's own
+    commit time, so neither figure carries the write call or a polling read."""
+    floor_lat, stack_lat = [], []
+    for i in range(samples):
+        written = db.document(f"floor/f{i}").set({"n": i}).update_time.timestamp()
+        floor_lat.append(floor.wait_for(f"floor/f{i}") - written)
+        view = db.document(f"mirrors/s{i}")
+        written = db.document(f"docs/s{i}").set({"n": i}).update_time.timestamp()
+        snap = wait_for(lambda: (s := view.get()).exists and s, timeout=30, interval=0.001)
+        stack_lat.append(snap.update_time.timestamp() - written)
+    return floor_lat, stack_lat
+
+
+def write_many(db, collection: str, events: int) -> float:
+    began = time.time()
+    for start in range(0, events, 500):
+        batch = db.batch()
+        for i in range(start, min(events, start + 500)):
+            batch.set(db.document(f"{collection}/t{i}"), {"n": i})
+        batch.commit()
+    return began
+
+
+def throughput_figures(db, floor: FloorReceiver, stack: LocalStack, name: str, events: int) -> dict[str, object]:
+    """The floor first, then the stack, each on distinct documents."""
+    began = write_many(db, "floor", events)
+    wait_for(lambda: sum(k.startswith("floor/t") for k in list(floor.times)) >= events, timeout=300,
+             interval=0.01)
+    floor_rate = events / (max(v for k, v in floor.times.items() if k.startswith("floor/t")) - began)
+    applied_before = stack.snapshot()[name]["applied"]
+    began = write_many(db, "docs", events)
+    wait_for(lambda: stack.snapshot()[name]["applied"] - applied_before >= events, timeout=600, interval=0.01)
+    stack_seconds = time.time() - began
+    return {"events": events, "floor_events_per_s": round(floor_rate, 1),
+            "stack_events_per_s": round(events / stack_seconds, 1), "stack_seconds": round(stack_seconds, 2)}
+
+
+def write_to_view_figures(floor_lat: list[float], stack_lat: list[float], host_side: dict,
+                          timed: list[dict]) -> dict[str, object]:
+    worker_ms = [r["handlerMs"] for r in timed]  # POST to the worker -> its answer (executor inside)
+    queued_ms = [r["latencyMs"] - r["handlerMs"] for r in timed]  # stored -> POST sent
+    return {"floor": summary(floor_lat), "stack": summary(stack_lat),
+            "ratio_median": round(statistics.median(stack_lat) / statistics.median(floor_lat), 1),
+            "ratio_p95": round(percentile(stack_lat, 95) / percentile(floor_lat, 95), 1),
+            "host_stored_to_acked": {"median_ms": host_side["p50_ms"], "p95_ms": host_side["p95_ms"]},
+            "host_stored_to_worker_ms": {"median": round(statistics.median(queued_ms), 1),
+                                         "p95": round(percentile(queued_ms, 95), 1)},
+            "worker_round_trip_ms": {"median": round(statistics.median(worker_ms), 1),
+                                     "p95": round(percentile(worker_ms, 95), 1)}}
 
 
 # --------------------------------------------------------------------------- 3

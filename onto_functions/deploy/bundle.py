@@ -30,7 +30,7 @@ from ..spec import TriggerSpec
 from . import templates
 from .bundle_errors import BundleError, BundleWarning
 from .bundle_folder import remove_stale_bundles, write_bundle
-from .fresh_discovery import discover_fresh
+from .fresh_discovery import discover_cached
 from .import_closure import Closure, closure, module_file
 from .manifest import manifest_for, to_yaml
 from .project import ProjectConfig, load_project
@@ -105,7 +105,7 @@ def collect_bundles(app: str, config: ProjectConfig, build_dir: Path | None = No
     """Every bundle of `app` with its files and hash, as `build_bundles` would write it; nothing is written."""
     root = config.root
     build_dir = config.resolve(build_dir or config.build_dir)
-    specs = [apply_project_defaults(s, config) for s in discover_fresh(app, root)]
+    specs = [apply_project_defaults(s, config) for s in discover_cached(app, root)]
     project = ProjectFiles(root, build_dir)
     included = project.included(config.include)
     closures: dict[str, Closure] = {}

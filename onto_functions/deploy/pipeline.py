@@ -21,7 +21,7 @@ from .backends import Backend, DeployTarget, Runner, StepResult, make_backend, m
 from .bundle import Bundle, BundleContents, collect_bundles, write_bundles
 from .deployed import read_deployed
 from .firebase_json import DEFAULT_EMULATORS, update_firebase_json
-from .fresh_discovery import discover_fresh
+from .fresh_discovery import discover_cached
 from .plan import Action, Step, plan, select
 from .project import ProjectConfig, region_matches_database
 from .state import DeployedFunction, DeployedState, check_project_id, load_state, now_iso, save_state
@@ -70,7 +70,7 @@ def resolve_app(app: str | None, config: ProjectConfig) -> str:
 
 def project_triggers(config: ProjectConfig, app: str | None = None) -> list[TriggerSpec]:
     """Every trigger of the app as it is on disk now (`onto list`)."""
-    return discover_fresh(resolve_app(app, config), config.root)
+    return discover_cached(resolve_app(app, config), config.root)
 
 
 def bundle_project(config: ProjectConfig, app: str | None = None) -> BundleReport:
