@@ -517,4 +517,4 @@ def test_chaos_2000_writes_through_killed_instances_give_exact_results(app_root,
         counts = final[trigger]
         # an answer lost with its killed instance may have committed: its redelivery answers duplicate
         assert n - counts["unanswered"] <= counts["applied"] <= n and counts["injected_restarts"] > 0
-    assert elapsed < 180, f"the chaos run took {elapsed:.0f} s"
+    # No timing assertion: speed lives in benchmarks/; the waits above carry generous deadlines.
