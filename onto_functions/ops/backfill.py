@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -143,11 +143,12 @@ def server_time(client: Any, plan: BackfillPlan) -> datetime:
 
 
 def pages(client: Any, plan: BackfillPlan, after: str | None,
-          read_time: datetime | None = None) -> Iterator[tuple[list[Any], str]]:
+          read_time: datetime | None = None, done: int = 0) -> Iterator[tuple[list[Any], str]]:
     """Snapshots of source documents a page at a time (as of `read_time`), starting after `after`, each
-    page with the last path it listed (where the next page starts, even when none of it fits the pattern)."""
+    page with the last path it listed (where the next page starts, even when none of it fits the pattern).
+    `done` documents of the limit were run before (a resumed run)."""
     query, fits = source_query(client, plan)
-    left = plan.limit
+    left = None if plan.limit is None else plan.limit - done
     while left is None or left > 0:
         page_query = query.start_after({"__name__": client.document(after)}) if after else query
         size = plan.page_size if left is None else min(plan.page_size, left)
@@ -201,12 +202,13 @@ class Checkpoint:
             return {}
         return json.loads(self.path.read_text(encoding="utf-8"))
 
-    def save(self, report: BackfillReport) -> None:
+    def save(self, report: BackfillReport, plan: BackfillPlan | None = None) -> None:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(report.as_dict()), encoding="utf-8")
+        options = {"plan": plan_options(plan)} if plan is not None else {}
+        temporary.write_text(json.dumps({**report.as_dict(), **options}, default=str), encoding="utf-8")
         temporary.replace(self.path)
 
     def clear(self) -> None:
@@ -214,11 +216,37 @@ class Checkpoint:
             self.path.unlink()
 
 
+# Firestore reads a past snapshot at most an hour back (without point-in-time recovery).
+MAX_SNAPSHOT_AGE = timedelta(minutes=55)
+
+
+def plan_options(plan: BackfillPlan) -> dict[str, Any]:
+    """What makes two runs the same backfill, so that one may resume the other."""
+    return json.loads(json.dumps({"trigger": plan.spec.name, "where": [list(w) for w in plan.where],
+                                  "limit": plan.limit}, default=str))
+
+
+def resumable(saved: dict[str, Any], plan: BackfillPlan, now: datetime) -> BackfillReport:
+    """The checkpoint's report, if this run may resume it; BackfillError saying why not."""
+    report = BackfillReport.from_dict(saved)
+    if saved and saved.get("plan", plan_options(plan)) != plan_options(plan):
+        raise BackfillError(f"a checkpoint of another backfill of {plan.spec.name} is waiting "
+                            f"({json.dumps(saved['plan'])}): run it again with the same --where/--limit to "
+                            "resume it, or pass --restart")
+    if report.read_time is not None and now - report.read_time > MAX_SNAPSHOT_AGE:
+        minutes = (now - report.read_time).total_seconds() / 60
+        raise BackfillError(f"the checkpoint's snapshot of {plan.spec.name} is {minutes:.0f} min old and "
+                            "Firestore reads at most an hour back: pass --restart (a new snapshot; what was "
+                            "applied already comes back as duplicates)")
+    return report
+
+
 def run(client: Any, executor: Executor, plan: BackfillPlan, *, checkpoint: Checkpoint,
         progress: Callable[[BackfillReport], None] = lambda report: None) -> BackfillReport:
     """Run the backfill (resuming after the checkpoint, if any, at its read time); the report counts outcomes."""
-    report = BackfillReport.from_dict(checkpoint.load())
-    report.read_time = report.read_time or server_time(client, plan)
+    now = server_time(client, plan)
+    report = resumable(checkpoint.load(), plan, now)
+    report.read_time = report.read_time or now
     started = time.monotonic() - report.seconds
     limit = RateLimit(plan.rate)
     database = getattr(client, "_database", None) or "(default)"
@@ -228,11 +256,11 @@ def run(client: Any, executor: Executor, plan: BackfillPlan, *, checkpoint: Chec
         return executor.process(synthetic_event(plan, database, snap)).status
 
     with ThreadPoolExecutor(max_workers=plan.concurrency, thread_name_prefix="onto-backfill") as pool:
-        for page, last in pages(client, plan, report.after, report.read_time):
+        for page, last in pages(client, plan, report.after, report.read_time, report.done):
             report.outcomes.update(pool.map(one, page))
             report.after = last
             report.seconds = time.monotonic() - started
-            checkpoint.save(report)
+            checkpoint.save(report, plan)
             progress(report)
     checkpoint.clear()
     return report

@@ -77,6 +77,9 @@ def dead_letters(client: Any, trigger: str | None = None) -> list[DeadLetter]:
 
 def dead_letter(client: Any, letter_id: str) -> DeadLetter:
     """A dead letter by id, or one replayed already (kept in `_onto_replayed` for the ledger's TTL)."""
+    if not letter_id or "/" in letter_id:
+        raise ReplayError(f"{letter_id!r} is not a dead letter id (ids look like TRIGGER~KEY; "
+                          "`onto failures list` shows them)")
     for collection in (ledger.DEAD_LETTERS, ledger.REPLAYED):
         snap = client.collection(collection).document(letter_id).get()
         if snap.exists:
@@ -122,12 +125,14 @@ def replay(client: Any, executor: Executor, letter: DeadLetter) -> Outcome:
     return outcome
 
 
-def discard(client: Any, letter: DeadLetter, reason: str) -> None:
+def discard(client: Any, letter: DeadLetter, reason: str, ledger_ttl_days: int = 7) -> None:
     """Give the event up for good: marked "discarded" in the ledger, then the letter removed."""
     if not letter.refused:
         event = _event(letter)
+        now = ledger.utcnow()
         mark = {"trigger": letter.trigger, "eventId": event.id, "document": event.document,
-                "outcome": "discarded", "reason": reason, "committedAt": ledger.utcnow()}
+                "outcome": "discarded", "reason": reason, "committedAt": now,
+                ledger.EXPIRY_FIELD: ledger.expiry(now, ledger_ttl_days)}
         try:
             UnitOfWork(client).commit([(Write("create", ledger.mark_path(letter.trigger, ledger.event_key(event)),
                                               mark), True)])
