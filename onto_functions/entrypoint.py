@@ -32,15 +32,13 @@ from typing import Any, Callable, Mapping
 from . import clients, logs
 from . import outcome as status
 from .contention import ContentionPolicy
-from .decoding import decode_request
 from .discovery import load_mediator
 from .events import BadEvent
 from .executor import Executor
 from .ledger import AnyEvent, utcnow
 from .mediator import Mediator
 from .outcome import Outcome
-from .spec import EventKind
-from .stream_decoding import decode_message_request, decode_tick_request
+from .stream_decoding import decode_for_spec
 
 log = logging.getLogger("onto_functions")
 
@@ -93,13 +91,7 @@ class TriggerFunction:
 
     def decode(self, headers: Mapping[str, str], body: bytes) -> AnyEvent:
         """The event of one request, read as this trigger's source sends it (BadEvent if it cannot be)."""
-        spec = self.spec
-        if spec.kind is EventKind.MESSAGE:
-            return decode_message_request(headers, body, topic=spec.topic or "", database=spec.options.database,
-                                          project=self.project)
-        if spec.kind is EventKind.TICK:
-            return decode_tick_request(headers, database=spec.options.database, project=self.project, clock=utcnow)
-        return decode_request(headers, body)
+        return decode_for_spec(self.spec, headers, body, project=self.project, clock=utcnow)
 
     def foreign(self, event: AnyEvent) -> str | None:
         """Why an event is not this function's to serve (another project or database), or None."""

@@ -30,9 +30,9 @@ import re
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from .decoding import _media_type, _parse_json_object
-from .events import JSON_TYPE, STRUCTURED_TYPE, BadEvent
-from .spec import PUBSUB_EVENT_TYPE
+from .decoding import _media_type, _parse_json_object, decode_request
+from .events import JSON_TYPE, STRUCTURED_TYPE, BadEvent, DocumentEvent
+from .spec import PUBSUB_EVENT_TYPE, EventKind, TriggerSpec
 from .stream_events import MessageEvent, TickEvent
 from .values import parse_timestamp
 
@@ -41,6 +41,17 @@ JOB_NAME_HEADER = "x-cloudscheduler-jobname"
 _TOPIC_SOURCE_RE = re.compile(r"^//pubsub\.googleapis\.com/projects/([^/]+)/topics/([^/]+)$")
 _SUBSCRIPTION_RE = re.compile(r"^projects/([^/]+)/subscriptions/[^/]+$")
 _MAX_ATTRIBUTES = 100  # Pub/Sub's own limit per message
+
+
+def decode_for_spec(spec: TriggerSpec, headers: Mapping[str, str], body: bytes, *, project: str,
+                    clock: Callable[[], datetime]) -> DocumentEvent | MessageEvent | TickEvent:
+    """The event of one request to `spec`'s function, read as its source sends it (BadEvent if it cannot be)."""
+    if spec.kind is EventKind.MESSAGE:
+        return decode_message_request(headers, body, topic=spec.topic or "", database=spec.options.database,
+                                      project=project)
+    if spec.kind is EventKind.TICK:
+        return decode_tick_request(headers, database=spec.options.database, project=project, clock=clock)
+    return decode_request(headers, body)
 
 
 def decode_message_request(headers: Mapping[str, str], body: bytes, *, topic: str, database: str,

@@ -1,0 +1,87 @@
+"""Pub/Sub and schedule sources through the local stack: the real Pub/Sub emulator pushing to
+the durable host, the bundles' workers, the exactly-once executor."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from onto_functions import ledger
+from onto_functions.testing import wait_for
+
+APPS = Path(__file__).resolve().parent / "apps"
+TRIGGER = "payment-credit"
+
+
+@pytest.fixture(scope="module")
+def stream_root(tmp_path_factory) -> Path:
+    """A project folder holding the stream test app as the package `streamapps`."""
+    root = tmp_path_factory.mktemp("streams")
+    package = root / "streamapps"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""Stream test apps."""\n')
+    shutil.copy(APPS / "streams.py", package / "streams.py")
+    return root
+
+
+def _marks(db, trigger: str) -> list:
+    return [d for d in db.collection(ledger.LEDGER).get() if d.to_dict().get("trigger") == trigger]
+
+
+def test_1000_messages_under_faults_update_the_views_exactly_once(onto_stack, db, stream_root):
+    stack = onto_stack("streamapps.streams", project_root=stream_root, duplicate=0.3, fail=0.1, seed=11)
+    rng = random.Random(5)
+    payments = [{"account": f"a{rng.randrange(8)}", "cents": rng.randrange(1, 500)} for _ in range(1000)]
+    ids = stack.publisher().publish("payments", [{"data": p, "attributes": {"source": "test"}} for p in payments])
+    assert len(set(ids)) == 1000
+    expected: dict[str, list[int]] = {}
+    for p in payments:
+        expected.setdefault(p["account"], []).append(p["cents"])
+
+    def views() -> dict:
+        return {d.id: d.to_dict() for d in db.collection("balances").get()}
+
+    wait_for(lambda: sum(v["count"] for v in views().values()) >= 1000 and stack.wait_idle(1), timeout=600,
+             message="1,000 messages applied")
+    assert {k: (v["count"], v["cents"]) for k, v in views().items()} == {
+        k: (len(c), sum(c)) for k, c in expected.items()}
+    marks = _marks(db, TRIGGER)
+    assert len(marks) == 1000
+    assert {m.to_dict()["eventId"] for m in marks} == set(ids)
+    assert db.collection(ledger.DEAD_LETTERS).get() == []
+    counts = stack.snapshot()[TRIGGER]
+    assert counts.get("injected_duplicates", 0) > 0 and counts.get("injected_failures", 0) > 0, counts
+
+
+def test_a_schedule_fires_on_time_each_scheduled_time_once(onto_stack, db, stream_root):
+    stack = onto_stack("streamapps.streams", project_root=stream_root, duplicate=0.5, seed=3, tick_seconds=1.0)
+    started = datetime.now(timezone.utc)
+    wait_for(lambda: len(db.collection("beats").get()) >= 3, timeout=60, message="three ticks")
+    beats = sorted(d.to_dict()["at"] for d in db.collection("beats").get())
+    assert all(b >= started.replace(microsecond=0) for b in beats)
+    assert all(b.microsecond == 0 for b in beats)  # on the period's boundaries
+    stack.wait_idle(10)
+    total = db.document("heartbeat/total").get().to_dict()["count"]
+    assert total == len(db.collection("beats").get())  # a duplicated tick counted once
+    applied_at = {m.to_dict()["eventId"]: m.to_dict()["committedAt"] for m in _marks(db, "heartbeat-beat")}
+    for beat in beats:  # each applied within seconds of its scheduled time
+        key = beat.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        assert key in applied_at and (applied_at[key] - beat).total_seconds() < 10
+
+
+def test_invoke_sends_a_tick_and_a_message_through_the_stack(onto_stack, db, stream_root):
+    stack = onto_stack("streamapps.streams", project_root=stream_root)
+    at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    record = stack.invoke("heartbeat-beat", at=at)
+    assert record["outcome"] == "applied", record
+    assert stack.invoke("heartbeat-beat", at=at)["outcome"] == "duplicate"
+    assert db.document("beats/20300102T030405.000000").get().exists
+    record = stack.invoke(TRIGGER, data={"account": "inv", "cents": 7})
+    assert record["outcome"] == "applied", record
+    assert db.document("balances/inv").get().to_dict()["cents"] == 7
+    record = stack.invoke(TRIGGER, data={"account": "inv"})  # does not fit the schema: dead-lettered at once
+    assert record["outcome"] == "dead_lettered" and "cents" in record.get("detail", ""), record
