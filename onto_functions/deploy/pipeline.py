@@ -149,7 +149,7 @@ def deploy_project(
     target = deploy_target(config, project_id, firebase_bin=firebase_bin, gcloud_bin=gcloud_bin)
     engine = make_backend(backend_name, target, parallelism=parallelism, runner=runner)
     changing = [s for s in steps if s.action.changes]
-    commands = [list(c.argv) for c in engine.commands(changing)]
+    commands = [list(argv) for c in engine.commands(changing) for argv in (c.argv, *c.then)]
     warnings = check_programs(engine, changing, dry_run=dry_run)
     if dry_run:
         return DeployReport(project_id, backend_name, True, steps, commands, warnings=warnings)
