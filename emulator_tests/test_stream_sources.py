@@ -3,6 +3,7 @@ the durable host, the bundles' workers, the exactly-once executor."""
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from datetime import datetime, timezone
@@ -85,3 +86,32 @@ def test_invoke_sends_a_tick_and_a_message_through_the_stack(onto_stack, db, str
     assert db.document("balances/inv").get().to_dict()["cents"] == 7
     record = stack.invoke(TRIGGER, data={"account": "inv"})  # does not fit the schema: dead-lettered at once
     assert record["outcome"] == "dead_lettered" and "cents" in record.get("detail", ""), record
+
+
+def test_onto_emulate_and_invoke_from_the_command_line(stream_root, tmp_path):
+    import subprocess
+    import uuid
+
+    from emulator_tests.test_local_stack import ONTO, Emulate
+
+    project = f"demo-cli-{uuid.uuid4().hex[:8]}"
+    stack = Emulate(["streamapps.streams", "--project", project, "--fresh"], stream_root, tmp_path / "emulate.log")
+    try:
+        ready = stack.ready()
+        assert ready.get("pubsub") and ready["triggers"]["heartbeat-beat"]["source"].startswith("schedule:")
+
+        def invoke(*args: str) -> tuple[int, dict]:
+            done = subprocess.run([ONTO, "invoke", *args, "--project", project], cwd=stream_root,
+                                  capture_output=True, text=True, timeout=120)
+            return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {"stderr": done.stderr}
+
+        code, record = invoke("heartbeat-beat", "--at", "2031-05-06T07:08:09Z")
+        assert code == 0 and record["outcome"] == "applied", record
+        code, record = invoke("heartbeat-beat", "--at", "2031-05-06T07:08:09Z")
+        assert code == 0 and record["outcome"] == "duplicate", record
+        code, record = invoke("payment-credit", "--data", '{"account": "cli", "cents": 5}', "--attribute", "source=cli")
+        assert code == 0 and record["outcome"] == "applied", record
+        code, record = invoke("payment-credit")  # no --data: a clear refusal, exit 2-ish, nothing sent
+        assert code != 0 and "--data" in record["stderr"], record
+    finally:
+        assert stack.terminate() == 0
