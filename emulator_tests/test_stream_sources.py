@@ -115,3 +115,42 @@ def test_onto_emulate_and_invoke_from_the_command_line(stream_root, tmp_path):
         assert code != 0 and "--data" in record["stderr"], record
     finally:
         assert stack.terminate() == 0
+
+
+def test_the_entry_point_applies_a_message_once_and_refuses_what_is_not_its_own(db, project_id):
+    import sys
+    from datetime import timedelta
+
+    from onto_functions.entrypoint import TriggerFunction
+    from onto_functions.stream_encoding import encode_message, encode_tick
+    from onto_functions.stream_events import MessageEvent, TickEvent
+
+    sys.path.insert(0, str(APPS))
+    try:
+        import streams
+    finally:
+        sys.path.remove(str(APPS))
+    credit = TriggerFunction(streams.PaymentMediator, TRIGGER, project=project_id)
+    event = MessageEvent(id="m-1", time=datetime.now(timezone.utc), project=project_id, database="(default)",
+                         topic="payments", data=b'{"account": "e", "cents": 9}')
+    headers, body = encode_message(event, form="binary")
+    assert credit.handle(headers, body).body["outcome"] == "applied"
+    redelivered = {**headers, "ce-id": "another-delivery-id"}
+    assert credit.handle(redelivered, body).body["outcome"] == "duplicate"
+    assert db.document("balances/e").get().to_dict()["count"] == 1
+    foreign = encode_message(MessageEvent(**{**event.__dict__, "project": "demo-other", "id": "m-2"}), "binary")
+    assert credit.handle(*foreign).body["outcome"] == "refused"
+    assert credit.handle({"content-type": "application/json"}, b'{"message": 1}').body["outcome"] == "refused"
+    unfit = MessageEvent(**{**event.__dict__, "id": "m-3", "data": b'{"account": "e"}'})
+    answer = credit.handle(*encode_message(unfit, "push"))
+    assert answer.status == 200 and answer.body["outcome"] == "dead_lettered", answer.body
+    letters = {d.id: d.to_dict() for d in db.collection(ledger.DEAD_LETTERS).get()}
+    assert len(letters) == 3 and any("cents" in d["error"] for d in letters.values())
+
+    beat = TriggerFunction(streams.HeartbeatMediator, "heartbeat-beat", project=project_id)
+    tick = TickEvent(time=datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5),
+                     project=project_id, database="(default)")
+    assert beat.handle(*encode_tick(tick)).body["outcome"] == "applied"
+    assert beat.handle(*encode_tick(tick)).body["outcome"] == "duplicate"
+    assert beat.handle({"X-CloudScheduler-ScheduleTime": "noon"}, b"").body["outcome"] == "refused"
+    assert db.document("heartbeat/total").get().to_dict()["count"] == 1
