@@ -20,12 +20,9 @@ TRIGGER = "payment-credit"
 
 @pytest.fixture(scope="module")
 def stream_root(tmp_path_factory) -> Path:
-    """A project folder holding the stream test app as the package `streamapps`."""
+    """A project folder holding the test apps as the package `streamapps`."""
     root = tmp_path_factory.mktemp("streams")
-    package = root / "streamapps"
-    package.mkdir()
-    (package / "__init__.py").write_text('"""Stream test apps."""\n')
-    shutil.copy(APPS / "streams.py", package / "streams.py")
+    shutil.copytree(APPS, root / "streamapps", ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
 
