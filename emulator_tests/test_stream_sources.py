@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from onto_functions import ledger
+from onto_functions import Mediator, ledger
+from onto_functions import source as _source
 from onto_functions.testing import wait_for
 
 APPS = Path(__file__).resolve().parent / "apps"
@@ -151,3 +152,64 @@ def test_the_entry_point_applies_a_message_once_and_refuses_what_is_not_its_own(
     assert beat.handle(*encode_tick(tick)).body["outcome"] == "duplicate"
     assert beat.handle({"X-CloudScheduler-ScheduleTime": "noon"}, b"").body["outcome"] == "refused"
     assert db.document("heartbeat/total").get().to_dict()["count"] == 1
+
+
+FIXED: list[bool] = []
+
+
+class FlakyMessages(Mediator):
+    """Fails until FIXED, to dead-letter a message and replay it."""
+
+    class Meta:
+        max_deliveries = 1
+
+    source = _source.pubsub("flaky")
+
+    @source.triggers.on_message
+    def take(self, message, store):
+        if not FIXED:
+            raise ValueError("not yet")
+        store.write(f"taken/{message.message_id}", {"value": message.value})
+
+
+class FlakyTicks(Mediator):
+    class Meta:
+        max_deliveries = 1
+
+    source = _source.schedule("0 * * * *")
+
+    @source.triggers.on_schedule
+    def take(self, tick, store):
+        if not FIXED:
+            raise ValueError("not yet")
+        store.write("ticked/last", {"at": tick.scheduled_time})
+
+
+def test_dead_lettered_messages_and_ticks_replay_once_after_the_fix(db, project_id):
+    from onto_functions.entrypoint import TriggerFunction
+    from onto_functions.ops import dead_letters as letters
+    from onto_functions.ops.offline import offline_executor
+    from onto_functions.stream_encoding import encode_message, encode_tick
+    from onto_functions.stream_events import MessageEvent, TickEvent
+
+    FIXED.clear()
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    message = MessageEvent(id="f-1", time=now, project=project_id, database="(default)", topic="flaky", data=b"[1]")
+    tick = TickEvent(time=now, project=project_id, database="(default)")
+    for mediator, name, request in ((FlakyMessages, "flaky-messages-take", encode_message(message, "binary")),
+                                    (FlakyTicks, "flaky-ticks-take", encode_tick(tick))):
+        answer = TriggerFunction(mediator, name, project=project_id).handle(*request)
+        assert answer.body["outcome"] == "dead_lettered", answer.body
+    found = {letter.trigger: letter for letter in letters.dead_letters(db)}
+    assert found["flaky-messages-take"].document == "topics/flaky"
+    FIXED.append(True)
+    try:
+        for name, mediator in (("flaky-messages-take", FlakyMessages), ("flaky-ticks-take", FlakyTicks)):
+            executor = offline_executor(mediator.trigger_spec(name))
+            assert letters.replay(db, executor, found[name]).status == "applied"
+            again = letters.dead_letter(db, found[name].id)
+            assert letters.replay(db, executor, again).status == "duplicate"
+    finally:
+        FIXED.clear()
+    assert db.document("taken/f-1").get().to_dict() == {"value": [1]}
+    assert db.document("ticked/last").get().to_dict()["at"] == now

@@ -54,6 +54,19 @@ def decode_for_spec(spec: TriggerSpec, headers: Mapping[str, str], body: bytes, 
     return decode_request(headers, body)
 
 
+def decode_kept_request(headers: Mapping[str, str], body: bytes, *, project: str, database: str,
+                        ) -> DocumentEvent | MessageEvent | TickEvent:
+    """A request a dead letter kept (failures.py), read without knowing its trigger: a Cloud Scheduler
+    call, a Pub/Sub CloudEvent (its topic in its source), or a Firestore event."""
+    h = {str(k).lower(): str(v) for k, v in headers.items()}
+    if SCHEDULE_TIME_HEADER in h:
+        return decode_tick_request(h, database=database, project=project, clock=lambda: datetime.min)
+    structured = _media_type(h.get("content-type", "")) == STRUCTURED_TYPE and PUBSUB_EVENT_TYPE.encode() in body
+    if h.get("ce-type") == PUBSUB_EVENT_TYPE or structured:
+        return decode_message_request(h, body, topic="", database=database, project=project)
+    return decode_request(h, body)
+
+
 def decode_message_request(headers: Mapping[str, str], body: bytes, *, topic: str, database: str,
                            project: str) -> MessageEvent:
     """One request to a message trigger of `topic` (any of the three forms)."""
