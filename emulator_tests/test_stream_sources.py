@@ -157,6 +157,11 @@ def test_the_entry_point_applies_a_message_once_and_refuses_what_is_not_its_own(
 FIXED: list[bool] = []
 
 
+def _until_fixed() -> None:
+    if not FIXED:
+        raise ValueError("not yet")
+
+
 class FlakyMessages(Mediator):
     """Fails until FIXED, to dead-letter a message and replay it."""
 
@@ -167,21 +172,17 @@ class FlakyMessages(Mediator):
 
     @source.triggers.on_message
     def take(self, message, store):
-        if not FIXED:
-            raise ValueError("not yet")
+        _until_fixed()
         store.write(f"taken/{message.message_id}", {"value": message.value})
 
 
 class FlakyTicks(Mediator):
-    class Meta:
-        max_deliveries = 1
-
+    Meta = FlakyMessages.Meta
     source = _source.schedule("0 * * * *")
 
     @source.triggers.on_schedule
     def take(self, tick, store):
-        if not FIXED:
-            raise ValueError("not yet")
+        _until_fixed()
         store.write("ticked/last", {"at": tick.scheduled_time})
 
 
