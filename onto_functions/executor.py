@@ -128,6 +128,7 @@ class _Delivery:
         self.guess: Any = self._first_guess()
         self.unproven_create: UnitOfWork | None = None
         self.queued: list = []  # hot documents whose turn the next attempt takes
+        self.skipped_read = False  # the last retry went without reading the ledger
         self.pause = 0.0  # backoff before the next attempt
 
     # -- the loop ------------------------------------------------------------
@@ -170,7 +171,7 @@ class _Delivery:
     def _settle(self) -> Outcome | None:
         """An outcome decided without running the handler, or None to run it."""
         if not self.x.keeps_ledger:
-            return self._too_old()
+            return self._too_old() or (self._create_conflict() if self.unproven_create is not None else None)
         if self.guess is not NO_GUESS:
             return None
         state = self.state = ledger.read_state(self.client, self.x.spec.name, self.event)
@@ -241,7 +242,9 @@ class _Delivery:
         # Under every-event semantics a failed precondition on the handler's writes says the
         # mark was still absent, and the next commit's create of it proves that again: no read.
         # A create that found its document (the mark's?) or an unknown fate must be read.
-        again = rejected and not exc.found_existing and self.x.keeps_ledger and not self.x.latest_state
+        again = (rejected and not exc.found_existing and self.x.keeps_ledger and not self.x.latest_state
+                 and not self.skipped_read)  # never twice in a row: a rejection may hide a dead letter
+        self.skipped_read = again
         self.guess = None if again else NO_GUESS
         self.x.watermarks.forget(self.event.subject)
         self.unproven_create = work if rejected and exc.found_existing and work.writes else None
@@ -284,18 +287,20 @@ class _Delivery:
         return self._settle()
 
     def _handler_failed(self, exc: Exception, *, permanent: bool = False) -> Outcome:
-        if self.x.keeps_ledger and self.state is None:
-            settled = self._settle_now()  # speculated without reading
+        if self.x.keeps_ledger:
+            settled = self._settle_now()  # another instance may have applied it meanwhile
             if settled is not None:
                 return settled
         error = describe(exc)
         seen = self.state.failure if self.state is not None else None
+        before = int(seen.data.get("deliveries", 0)) if seen else 0
         if permanent:
-            failed = (int(seen.data.get("deliveries", 0)) if seen else 0) + 1
-            return self._dead_letter(f"the event does not fit the source model: {error}", failed)
-        failed = self.x.failures.count(self.client, self.event, error, seen)
+            return self._dead_letter(f"the event does not fit the source model: {error}", before + 1)
         options = self.x.spec.options
-        if failed >= options.max_deliveries or not options.retry:
+        if not options.retry:  # nothing will redeliver: no count to keep
+            return self._dead_letter(error, before + 1)
+        failed = self.x.failures.count(self.client, self.event, error, seen)
+        if failed >= options.max_deliveries:
             return self._dead_letter(error, failed)
         return self._done(status.FAILED, failed_deliveries=failed, detail=error)
 
@@ -303,10 +308,15 @@ class _Delivery:
         age, limit = self._age(), self.x.spec.options.max_event_age_seconds
         if age <= limit:
             return None
-        return self._dead_letter(f"event is {age:.0f} s old, past max_event_age_seconds={limit}", 0)
+        seen = self.state.failure if self.state is not None else None
+        failed = int(seen.data.get("deliveries", 0)) if seen else 0
+        hint = "" if failed else "; no delivery of it ever finished (each timed out or crashed?)"
+        return self._dead_letter(f"event is {age:.0f} s old, past max_event_age_seconds={limit}{hint}", failed)
 
     def _dead_letter(self, reason: str, failed: int) -> Outcome:
-        self.x.failures.dead_letter(self.client, self.event, reason, failed_deliveries=failed)
+        if not self.x.failures.dead_letter(self.client, self.event, reason, failed_deliveries=failed,
+                                           unless_applied=self.x.keeps_ledger):
+            return self._settle_now() or self._done(status.DUPLICATE)  # applied meanwhile: not dead
         return self._done(status.DEAD_LETTERED, failed_deliveries=failed, detail=reason)
 
     def _age(self) -> float:

@@ -28,6 +28,9 @@ from .store import StoredDocument, fetch
 from .unit_of_work import CommitRejected, CommitUncertain, UnitOfWork, Write
 
 _MAX_REQUEST_BYTES = 512 * 1024  # a dead letter must fit a 1 MiB document
+# Refused requests are mostly junk (or a stranger's), so unlike an event's dead letter they
+# expire, unless the trigger sets dead_letter_ttl_days: a month to notice and replay them.
+REFUSED_TTL_DAYS = 30
 
 
 class FailureBook:
@@ -58,7 +61,10 @@ class FailureBook:
                     return int(seen.data["deliveries"])  # ours landed after all
         raise RuntimeError(f"could not count a failed delivery of event {event.id}: the count kept changing")
 
-    def dead_letter(self, client: Any, event: AnyEvent, reason: str, *, failed_deliveries: int) -> None:
+    def dead_letter(self, client: Any, event: AnyEvent, reason: str, *, failed_deliveries: int,
+                    unless_applied: bool) -> bool:
+        """Write the event's dead letter; with `unless_applied`, only while the ledger has no
+        mark for it (checked by the commit itself). False: it was applied meanwhile."""
         from .encoding import encode_cloudevent
         from .stream_encoding import encode_stream_event
 
@@ -66,33 +72,39 @@ class FailureBook:
             headers, body = encode_cloudevent(event, form="structured")
         else:
             headers, body = encode_stream_event(event)
-        self._write(client, ledger.dead_letter_path(self.spec.name, ledger.event_key(event)), {
+        key = ledger.event_key(event)
+        data = self._letter(reason, {
             "eventId": event.id,
             "eventType": event.event_type,
             "eventTime": event.time,
             "document": event.subject,
             "failedDeliveries": failed_deliveries,
             **_request(headers, body),
-        }, reason)
+        }, self.spec.options.dead_letter_ttl_days)
+        guards = [(Write("delete", ledger.mark_path(self.spec.name, key)), None)] if unless_applied else []
+        try:
+            UnitOfWork(client).commit([(Write("set", ledger.dead_letter_path(self.spec.name, key), data), True),
+                                       *guards])
+        except CommitRejected:
+            return False
+        return True
 
     def refuse(self, client: Any, key: str, headers: Mapping[str, str], body: bytes, reason: str) -> None:
         """Record a request that can never be an event of this function (see entrypoint.py)."""
-        kept = {k.lower(): v for k, v in headers.items() if k.lower().startswith(("ce-", "x-cloudscheduler-")) or k.lower() == "content-type"}
-        self._write(client, ledger.dead_letter_path(self.spec.name, f"request-{key}"), {
-            "eventId": kept.get("ce-id", ""),
-            "refused": True,
-            **_request(kept, body),
-        }, reason)
-
-    def _write(self, client: Any, path: str, fields: dict[str, Any], reason: str) -> None:
-        now = self.clock()
-        data = {"trigger": self.spec.name, "error": reason, "deadLetteredAt": now, **fields}
-        ttl = self.spec.options.dead_letter_ttl_days
-        if ttl is not None:
-            data[ledger.EXPIRY_FIELD] = ledger.expiry(now, ttl)
         from .store import write_retry
 
-        client.document(path).set(data, retry=write_retry())
+        kept = {k.lower(): v for k, v in headers.items()
+                if k.lower().startswith(("ce-", "x-cloudscheduler-")) or k.lower() == "content-type"}
+        data = self._letter(reason, {"eventId": kept.get("ce-id", ""), "refused": True, **_request(kept, body)},
+                            self.spec.options.dead_letter_ttl_days or REFUSED_TTL_DAYS)
+        client.document(ledger.dead_letter_path(self.spec.name, f"request-{key}")).set(data, retry=write_retry())
+
+    def _letter(self, reason: str, fields: dict[str, Any], ttl_days: int | None) -> dict[str, Any]:
+        now = self.clock()
+        data = {"trigger": self.spec.name, "error": reason, "deadLetteredAt": now, **fields}
+        if ttl_days is not None:
+            data[ledger.EXPIRY_FIELD] = ledger.expiry(now, ttl_days)
+        return data
 
 
 def _request(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:

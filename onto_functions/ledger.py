@@ -72,7 +72,7 @@ def event_key(event: AnyEvent) -> str:
     if isinstance(event, MessageEvent):
         return f"pubsub:{event.topic}@{event.id}"
     if isinstance(event, TickEvent):
-        return f"schedule@{_stamp(event.time)}"
+        return f"schedule@{_stamp(event.scheduled_time)}"
     if event.after is not None and event.after.update_time is not None:
         return f"{event.document}@{_stamp(event.after.update_time)}"
     if event.before is not None and event.before.update_time is not None:

@@ -80,7 +80,7 @@ class Message:
 
     @property
     def publish_time(self) -> datetime:
-        return self.event.time
+        return self.event.publish_time
 
     @property
     def ordering_key(self) -> str:
@@ -105,7 +105,7 @@ class Tick:
     @property
     def scheduled_time(self) -> datetime:
         """When this firing was due (Cloud Scheduler's schedule time), tz-aware UTC."""
-        return self.event.time
+        return self.event.scheduled_time
 
     @property
     def job(self) -> str:

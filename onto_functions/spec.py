@@ -133,8 +133,10 @@ class TriggerOptions:
     semantics: Semantics = Semantics.EVERY_EVENT
     # Deliveries of one event that may fail before it is dead-lettered.
     max_deliveries: int = 5
-    # An event older than this is dead-lettered instead of applied.
-    max_event_age_seconds: int = 24 * 3600
+    # An event older than this is dead-lettered instead of applied. Under Eventarc's 24 h of
+    # retries, so that an event whose deliveries never finish (timeouts, crashes: nothing is
+    # counted) is dead-lettered by one of the last redeliveries instead of dropped unseen.
+    max_event_age_seconds: int = 23 * 3600
     # How long ledger marks, watermarks and failure counts are kept (the TTL field's offset).
     ledger_ttl_days: int = 7
     # How long dead letters are kept; None: until someone replays or discards them.
@@ -154,6 +156,12 @@ class TriggerOptions:
             )
         if self.memory_mb < 128:
             raise ValueError(f"memory_mb must be at least 128, got {self.memory_mb}")
+        if self.ledger_ttl_days < 1 or self.max_event_age_seconds >= self.ledger_ttl_days * 86400:
+            raise ValueError(
+                f"ledger_ttl_days ({self.ledger_ttl_days}) must outlast max_event_age_seconds "
+                f"({self.max_event_age_seconds}): a mark that expires while redeliveries may still "
+                "come lets one apply the event again"
+            )
         if self.dead_letter_ttl_days is not None and self.dead_letter_ttl_days < self.ledger_ttl_days:
             raise ValueError(
                 f"dead_letter_ttl_days ({self.dead_letter_ttl_days}) must be at least ledger_ttl_days "

@@ -21,7 +21,7 @@ def message_json(event: MessageEvent) -> dict[str, Any]:
     message: dict[str, Any] = {
         "data": base64.b64encode(event.data).decode("ascii"),
         "messageId": event.id,
-        "publishTime": format_timestamp(event.time),
+        "publishTime": format_timestamp(event.publish_time),
     }
     if event.attributes:
         message["attributes"] = dict(event.attributes)
@@ -35,7 +35,7 @@ def encode_message(event: MessageEvent, form: str = "push") -> tuple[dict[str, s
     body = message_json(event)
     attrs = {"specversion": "1.0", "type": event.event_type, "id": event.id,
              "source": f"//pubsub.googleapis.com/projects/{event.project}/topics/{event.topic}",
-             "time": format_timestamp(event.time)}
+             "time": format_timestamp(event.publish_time)}
     if form == "push":
         return {"Content-Type": "application/json"}, json.dumps(body).encode()
     if form == "binary":
@@ -49,8 +49,8 @@ def encode_message(event: MessageEvent, form: str = "push") -> tuple[dict[str, s
 
 def encode_tick(event: TickEvent) -> tuple[dict[str, str], bytes]:
     """Cloud Scheduler's HTTP call for one scheduled time."""
-    stamp = event.time.strftime("%Y-%m-%dT%H:%M:%S") + (
-        event.time.strftime(".%f") if event.time.microsecond else "") + "Z"
+    when = event.scheduled_time
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S") + (when.strftime(".%f") if when.microsecond else "") + "Z"
     headers = {SCHEDULE_TIME_HEADER: stamp, "Content-Type": "application/octet-stream"}
     if event.job:
         headers[JOB_NAME_HEADER] = event.job

@@ -8,6 +8,11 @@ What they share with a document event is what the exactly-once loop needs:
 bookkeeping, and a ledger key (`ledger.event_key`): the message id for a
 message (Pub/Sub keeps it across redeliveries), the scheduled time for a
 tick (Cloud Scheduler keeps it across its retries).
+
+`time` is what the age limit counts from; a replay moves it to now
+(ops/dead_letters.py). The publish or scheduled time the event reports is
+kept apart (`publish_time`, `scheduled_time`), so a replayed tick keeps its
+ledger key and a replayed message its publish time.
 """
 
 from __future__ import annotations
@@ -33,8 +38,17 @@ class MessageEvent:
     ordering_key: str = ""
     subscription: str = ""
     event_type: str = PUBSUB_EVENT_TYPE
+    published: datetime | None = None  # the publish time; None: `time`
 
     kind = EventKind.MESSAGE
+
+    def __post_init__(self) -> None:
+        if self.published is None:
+            object.__setattr__(self, "published", self.time)
+
+    @property
+    def publish_time(self) -> datetime:
+        return self.published or self.time
 
     @property
     def subject(self) -> str:
@@ -42,7 +56,7 @@ class MessageEvent:
 
     @property
     def version(self) -> datetime:
-        return self.time
+        return self.publish_time
 
 
 @dataclass(frozen=True)
@@ -54,12 +68,21 @@ class TickEvent:
     database: str
     job: str = ""  # the Cloud Scheduler job name, when the caller said
     event_type: str = SCHEDULE_EVENT_TYPE
+    scheduled: datetime | None = None  # the scheduled time (the ledger key); None: `time`
 
     kind = EventKind.TICK
 
+    def __post_init__(self) -> None:
+        if self.scheduled is None:
+            object.__setattr__(self, "scheduled", self.time)
+
+    @property
+    def scheduled_time(self) -> datetime:
+        return self.scheduled or self.time
+
     @property
     def id(self) -> str:
-        return self.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return self.scheduled_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     @property
     def subject(self) -> str:
@@ -67,7 +90,7 @@ class TickEvent:
 
     @property
     def version(self) -> datetime:
-        return self.time
+        return self.scheduled_time
 
 
 StreamEvent = Union[MessageEvent, TickEvent]

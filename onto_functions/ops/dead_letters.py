@@ -12,7 +12,7 @@ redelivery of the same event is a duplicate too, never a surprise apply.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -21,9 +21,9 @@ from ..events import BadEvent
 from ..ledger import AnyEvent
 from ..executor import Executor
 from ..outcome import Outcome
-from ..store import StoredDocument
+from ..store import StoredDocument, fetch
 from ..stream_decoding import decode_kept_request
-from ..unit_of_work import CommitRejected, UnitOfWork, Write
+from ..unit_of_work import CommitRejected, CommitUncertain, UnitOfWork, Write
 
 
 class ReplayError(RuntimeError):
@@ -107,7 +107,7 @@ def replay(client: Any, executor: Executor, letter: DeadLetter) -> Outcome:
     The letter moves to `_onto_replayed` first (the executor stops at a dead
     letter), with its failure count cleared; if the event fails again, the
     executor writes a new dead letter."""
-    event = _event(letter, client)
+    event = replace(_event(letter, client), time=executor.clock())  # replayed now: past any age limit it had
     if event.project != client.project or event.database != _database(client):
         raise ReplayError(f"{letter.id}: the event is for project {event.project!r}, database "
                           f"{event.database!r}, not {client.project!r}")
@@ -132,8 +132,9 @@ def discard(client: Any, letter: DeadLetter, reason: str) -> None:
         try:
             UnitOfWork(client).commit([(Write("create", ledger.mark_path(letter.trigger, ledger.event_key(event)),
                                               mark), True)])
-        except CommitRejected:
-            pass  # already in the ledger: applied or discarded before
+        except (CommitRejected, CommitUncertain):
+            if fetch(client, [ledger.mark_path(letter.trigger, ledger.event_key(event))])[0] is None:
+                raise ReplayError(f"{letter.id}: could not mark the event discarded; try again") from None
     _delete(client, [letter.path])
 
 
@@ -186,8 +187,6 @@ def _settled_paths(failure: StoredDocument) -> list[str]:
 
 
 def _existing(client: Any, paths: list[str]) -> set[str]:
-    from ..store import fetch
-
     found: set[str] = set()
     for start in range(0, len(paths), 300):
         chunk = paths[start:start + 300]
