@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, NoReturn, Optional
+from typing import Any, Iterator, List, NoReturn, Optional
 
 import typer
 
@@ -39,7 +39,10 @@ EMULATE_HELP = (
     "  onto emulate examples.meeting_room.main\n\n"
     "  onto emulate myapp.main --duplicate 0.3 --reorder 0.2 --fail 0.1 --restart 0.05 --seed 7\n\n"
     "  onto emulate myapp.main --instances 3 --json > events.jsonl   (one JSON object per event)\n\n"
-    "  onto invoke TRIGGER --path tickets/t1 --after '{\"attendance\": true}'"
+    "  onto invoke TRIGGER --path tickets/t1 --after '{\"attendance\": true}'\n\n"
+    "Message triggers get the Pub/Sub emulator (started with the stack, PUBSUB_EMULATOR_HOST in --json's "
+    "ready line); schedule triggers are fired by the host on their own schedule, or every "
+    "--tick-seconds (local only: deployed schedules are always Cloud Scheduler's)."
 )
 
 APP_HELP = ("The app: 'package.module' (every Mediator in it) or 'package.module:attr'. "
@@ -85,6 +88,8 @@ def emulate(
                                   help="Worker processes (instances) per trigger; deliveries are spread over them."),
     idle_seconds: float = typer.Option(300.0, "--idle-seconds", help="Stop a trigger's worker after this long idle."),
     json_log: bool = typer.Option(False, "--json", help="Print one JSON object per event to stdout, no live view."),
+    tick_seconds: Optional[float] = typer.Option(None, "--tick-seconds", min=0.1, metavar="S",
+        help="Local only: fire every schedule trigger every S seconds instead of on its schedule."),
 ) -> None:
     from onto_functions.local.faults import FaultPlan
     from onto_functions.local.stack import StackConfig, StackError
@@ -95,7 +100,7 @@ def emulate(
             app=app_ref or _default_app(root), project=project, state_dir=state_dir, project_root=root,
             faults=FaultPlan(duplicate=duplicate, reorder=reorder, fail=fail, restart=restart, seed=seed),
             concurrency=concurrency, instances=instances, host_port=port, emulator_port=emulator_port,
-            emulator_host=emulator_host, jar=jar, idle_seconds=idle_seconds, fresh=fresh,
+            emulator_host=emulator_host, jar=jar, idle_seconds=idle_seconds, fresh=fresh, tick_seconds=tick_seconds,
         )
     except (StackError, ValueError) as exc:
         _fail(str(exc))
@@ -285,9 +290,13 @@ def demo(
 
 def invoke(
     trigger: str = typer.Argument(..., help="The trigger (function name) to send the event to, e.g. ticket-refresh-meeting."),
-    path: str = typer.Option(..., "--path", help="The document the event is about, e.g. tickets/t1."),
+    path: Optional[str] = typer.Option(None, "--path", help="The document the event is about, e.g. tickets/t1."),
     before: Optional[str] = typer.Option(None, "--before", help="The document before the change, as JSON (omit: created)."),
     after: Optional[str] = typer.Option(None, "--after", help="The document after the change, as JSON (omit: deleted)."),
+    data: Optional[str] = typer.Option(None, "--data", help="A message trigger's message data (JSON, or text)."),
+    attribute: Optional[List[str]] = typer.Option(None, "--attribute", metavar="KEY=VALUE",
+                                                  help="A message attribute; repeatable."),
+    at: Optional[str] = typer.Option(None, "--at", help="A schedule trigger's scheduled time, RFC 3339 (default: now)."),
     project: Optional[str] = typer.Option(None, "--project", help="Which running stack (default: the only one here)."),
     wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for the outcome (0: queue it and return)."),
 ) -> None:
@@ -300,21 +309,45 @@ def invoke(
     event failed, was refused or was dead-lettered.
 
       onto invoke ticket-refresh-meeting --path tickets/t1 --after '{"attendance": true}'
+      onto invoke payment-credit --data '{"account": "a1", "cents": 100}' --attribute source=cli
+      onto invoke heartbeat-beat --at 2030-01-01T00:00:00Z
     """
     from onto_functions.local.stack import StackError, find_running_stack
 
-    docs = _documents(before=before, after=after)
     try:
         info = find_running_stack(project, _project_root())
     except StackError as exc:
         _fail(str(exc))
     if trigger not in info.get("triggers", {}):
         _fail(f"no trigger {trigger!r} in the running stack; its triggers: {', '.join(sorted(info['triggers']))}")
-    payload = {"trigger": trigger, "document": path.strip("/"), **docs, "wait": wait or None}
+    kind = info["triggers"][trigger].get("kind", "")
+    content = _invoke_content(kind, path=path, before=before, after=after, data=data, attribute=attribute, at=at)
+    payload = {"trigger": trigger, **content, "wait": wait or None}
     result = _post_invoke(info["host"], payload, timeout=wait + 10)
     typer.echo(json.dumps(result, indent=2))
     if result.get("event") == "dead_lettered" or result.get("outcome") in ("failed", "refused", "dead_lettered"):
         raise typer.Exit(1)
+
+
+def _invoke_content(kind: str, *, path: Optional[str], before: Optional[str], after: Optional[str],
+                    data: Optional[str], attribute: Optional[List[str]], at: Optional[str]) -> dict[str, Any]:
+    """What `onto invoke` sends for a trigger of `kind`: a document change, a message, or a tick."""
+    if kind == "message":
+        if data is None:
+            _fail("a message trigger needs --data (the message's data: JSON, or text)")
+        pairs = [a.partition("=") for a in attribute or []]
+        if any(not sep or not key for key, sep, _ in pairs):
+            _fail("--attribute takes KEY=VALUE")
+        try:
+            value: Any = json.loads(data)
+        except ValueError:
+            value = data
+        return {"data": value, "attributes": {key: val for key, _, val in pairs}}
+    if kind == "tick":
+        return {"at": at} if at else {}
+    if not path:
+        _fail("a document trigger needs --path (the document the event is about)")
+    return {"document": path.strip("/"), **_documents(before=before, after=after)}
 
 
 def _documents(**texts: Optional[str]) -> dict[str, Any]:

@@ -49,6 +49,7 @@ def spec_json(spec: TriggerSpec) -> dict[str, Any]:
     o = spec.options
     return {
         "function": spec.name, "eventType": spec.event_type, "document": spec.document,
+        "source": spec.source_text, "topic": spec.topic, "schedule": spec.schedule, "timeZone": spec.timezone,
         "mediator": spec.mediator_ref, "handler": spec.handler, "sourceModel": spec.source_model,
         "sink": spec.sink, "mode": spec.mode.value,
         "options": {
@@ -62,12 +63,12 @@ def spec_json(spec: TriggerSpec) -> dict[str, Any]:
 def triggers_table(specs: list[TriggerSpec]) -> Table:
     table = Table(title=f"{len(specs)} trigger(s)", show_lines=False)
     table.add_column("function", no_wrap=True)
-    for column in ("event", "document", "source model", "sink"):
+    for column in ("event", "source", "source model", "sink"):
         table.add_column(column, overflow="fold")
     table.add_column("mode", no_wrap=True)
     table.add_column("options", overflow="fold")
     for s in specs:
-        _add_literal_row(table, s.name, s.kind.value, s.document, s.source_model or "-", s.sink or "-",
+        _add_literal_row(table, s.name, s.kind.value, s.source_text, s.source_model or "-", s.sink or "-",
                          s.mode.value, options_text(s))
     return table
 

@@ -9,9 +9,11 @@ from .change import Change
 from .discovery import discover
 from .events import DocumentEvent, Snapshot
 from .mediator import Mediator, sink, source
+from .messages import Message, Tick, UnfitMessage
 from .models import DomainModel, SchemaError, ViewModel
 from .spec import EventKind, Mode, Semantics, TriggerOptions, TriggerSpec
 from .store import Store
+from .stream_events import MessageEvent, TickEvent
 from .values import DocRef
 
 __all__ = [
@@ -21,13 +23,18 @@ __all__ = [
     "DomainModel",
     "EventKind",
     "Mediator",
+    "Message",
+    "MessageEvent",
     "Mode",
     "SchemaError",
     "Semantics",
     "Snapshot",
     "Store",
+    "Tick",
+    "TickEvent",
     "TriggerOptions",
     "TriggerSpec",
+    "UnfitMessage",
     "ViewModel",
     "discover",
     "fields",

@@ -32,12 +32,13 @@ from typing import Any, Callable, Mapping
 from . import clients, logs, warm_start
 from . import outcome as status
 from .contention import ContentionPolicy
-from .decoding import decode_request
 from .discovery import load_mediator
-from .events import BadEvent, DocumentEvent
+from .events import BadEvent
 from .executor import Executor
+from .ledger import AnyEvent, utcnow
 from .mediator import Mediator
 from .outcome import Outcome
+from .stream_decoding import decode_for_spec
 
 log = logging.getLogger("onto_functions")
 
@@ -80,15 +81,19 @@ class TriggerFunction:
         if not self.project:
             return self._unconfigured(), ""
         try:
-            event = decode_request(headers, body)
+            event = self.decode(headers, body)
         except BadEvent as exc:
             return self._refuse(headers, body, str(exc)), ""
         foreign = self.foreign(event)
         if foreign:
-            return self._refuse(headers, body, foreign), event.document
-        return self.run(event), event.document
+            return self._refuse(headers, body, foreign), event.subject
+        return self.run(event), event.subject
 
-    def foreign(self, event: DocumentEvent) -> str | None:
+    def decode(self, headers: Mapping[str, str], body: bytes) -> AnyEvent:
+        """The event of one request, read as this trigger's source sends it (BadEvent if it cannot be)."""
+        return decode_for_spec(self.spec, headers, body, project=self.project, clock=utcnow)
+
+    def foreign(self, event: AnyEvent) -> str | None:
         """Why an event is not this function's to serve (another project or database), or None."""
         database = self.spec.options.database
         if event.project != self.project or event.database != database:
@@ -96,7 +101,7 @@ class TriggerFunction:
                     f"this function serves project {self.project!r}, database {database!r}")
         return None
 
-    def run(self, event: DocumentEvent) -> Response:
+    def run(self, event: AnyEvent) -> Response:
         try:
             outcome = self.executor.process(event)
         except Exception as exc:  # a fault of Firestore or of ours: let the platform redeliver
@@ -105,7 +110,7 @@ class TriggerFunction:
                                   "detail": f"{type(exc).__name__}: {exc}"})
         return Response(200 if outcome.acknowledged else 500, outcome.as_dict())
 
-    def process(self, event: DocumentEvent) -> Outcome:
+    def process(self, event: AnyEvent) -> Outcome:
         """The executor's outcome for an already decoded event (tests, the local host, replays).
 
         A trusted caller's path: it checks the event's project only when this
@@ -115,7 +120,7 @@ class TriggerFunction:
             raise ValueError(foreign)
         started = time.monotonic()
         outcome = self.executor.process(event)
-        logs.delivery(outcome.as_dict(), document=event.document, latency_ms=(time.monotonic() - started) * 1000)
+        logs.delivery(outcome.as_dict(), document=event.subject, latency_ms=(time.monotonic() - started) * 1000)
         return outcome
 
     def _refuse(self, headers: Mapping[str, str], body: bytes, reason: str) -> Response:
@@ -144,7 +149,8 @@ def own_project() -> str:
 def _request_key(headers: Mapping[str, str], body: bytes) -> str:
     """The same request retried gets the same key, so its dead letter is written once."""
     digest = hashlib.sha256()
-    for name, value in sorted((k.lower(), v) for k, v in headers.items() if k.lower().startswith("ce-")):
+    kept = ("ce-", "x-cloudscheduler-")
+    for name, value in sorted((k.lower(), v) for k, v in headers.items() if k.lower().startswith(kept)):
         digest.update(f"{name}:{value}\n".encode("utf-8", "replace"))
     digest.update(body)
     return digest.hexdigest()[:32]

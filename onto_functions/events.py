@@ -100,6 +100,11 @@ class DocumentEvent:
     params: Mapping[str, str] = field(default_factory=dict)
     auth: Mapping[str, str] | None = None  # authtype/authid for .withAuthContext types
 
+    @property
+    def subject(self) -> str:
+        """What the event is about, for logs and bookkeeping (a message's topic, a tick's schedule)."""
+        return self.document
+
     def bind(self, params: Mapping[str, str]) -> "DocumentEvent":
         """A copy carrying the path parameters the executor matched."""
         return replace(self, params=dict(params))

@@ -25,6 +25,11 @@ One delivery of an event runs this loop (see `_Delivery.run`):
    or when the event's own data does not fit the model) the event is
    dead-lettered and acknowledged. Nothing is silently lost.
 
+A Pub/Sub message or a schedule's tick (stream_events.py) runs the same
+loop; the document steps (path match, kind check, watermark) are the
+document source's own, so for them the loop is steps 1-4 with the ledger
+mark alone.
+
 Step 1's round trip is skipped when the answer can be guessed, which is the
 common case: under *every event* semantics the mark's create precondition
 proves "not applied yet" by itself; under *latest state* the process guesses
@@ -43,13 +48,13 @@ from typing import Any, Callable
 
 from . import ledger
 from . import outcome as status
-from .change import Change, UnfitSnapshot
+from .change import UnfitSnapshot
 from .contention import ContentionPolicy
-from .events import DocumentEvent
 from .failures import FailureBook
 from .hot_documents import HotDocuments
-from .ledger import LedgerState
+from .ledger import AnyEvent, LedgerState
 from .mediator import Mediator
+from .messages import UnfitMessage
 from .outcome import Outcome
 from .spec import Mode, Semantics, TriggerSpec
 from .unit_of_work import CommitRejected, CommitUncertain, UnitOfWork, Write
@@ -71,7 +76,6 @@ class Executor:
         self.spec = spec
         attr, self.source = type(mediator).handler_for(spec.name)
         self.handler = getattr(mediator, attr)
-        self.decode = self.source.decode if self.source.model is not None else None
         self.client_for = client_for
         self.contention = contention.within_timeout(spec.options.timeout_seconds)
         self.clock = clock
@@ -82,29 +86,26 @@ class Executor:
         self.keeps_ledger = spec.mode is Mode.EXACTLY_ONCE
         self.latest_state = self.keeps_ledger and spec.semantics is Semantics.LATEST_STATE
 
-    def process(self, event: DocumentEvent) -> Outcome:
-        params = self.source.pattern.match(event.document)
-        if params is None:
-            return self.outcome(status.IGNORED, event, detail=f"{event.document!r} does not match {self.spec.document!r}")
-        if not self.spec.kind.fires_for(event.kind):
-            detail = f"{event.kind.value} event on a {self.spec.kind.trigger_name} trigger"
-            return self.outcome(status.IGNORED, event, detail=detail)
-        event = event.bind(params)
-        return _Delivery(self, self.client_for(event.project, event.database), event).run()
+    def process(self, event: AnyEvent) -> Outcome:
+        """One delivery of a document event, a message or a tick (the source says which it takes)."""
+        bound, ignored = self.source.bind(event, self.spec.kind)
+        if bound is None:
+            return self.outcome(status.IGNORED, event, detail=ignored)
+        return _Delivery(self, self.client_for(bound.project, bound.database), bound).run()
 
-    def outcome(self, name: str, event: DocumentEvent, **fields: Any) -> Outcome:
+    def outcome(self, name: str, event: AnyEvent, **fields: Any) -> Outcome:
         return Outcome(status=name, trigger=self.spec.name, event_id=event.id, **fields)
 
-    def mark(self, event: DocumentEvent, name: str, token: str) -> dict[str, Any]:
+    def mark(self, event: AnyEvent, name: str, token: str) -> dict[str, Any]:
         now = self.clock()
         return {
-            "trigger": self.spec.name, "eventId": event.id, "document": event.document,
+            "trigger": self.spec.name, "eventId": event.id, "document": event.subject,
             "eventType": event.event_type, "version": event.version, "outcome": name,
             "committedAt": now, "attemptToken": token,
             ledger.EXPIRY_FIELD: ledger.expiry(now, self.spec.options.ledger_ttl_days),
         }
 
-    def watermark(self, event: DocumentEvent) -> dict[str, Any]:
+    def watermark(self, event: Any) -> dict[str, Any]:
         version, rank = event.order_key
         return {
             "trigger": self.spec.name, "document": event.document, "version": version, "rank": rank,
@@ -116,7 +117,7 @@ class Executor:
 class _Delivery:
     """One delivery of one event: the attempts, what the ledger said, what to answer."""
 
-    def __init__(self, executor: Executor, client: Any, event: DocumentEvent) -> None:
+    def __init__(self, executor: Executor, client: Any, event: AnyEvent) -> None:
         self.x = executor
         self.client = client
         self.event = event
@@ -149,8 +150,8 @@ class _Delivery:
         with self.x.hot.turn(held, self._remaining()):
             work = UnitOfWork(self.client)
             try:
-                self.x.handler(Change(self.event, self.x.decode), work)
-            except UnfitSnapshot as exc:
+                self.x.handler(self.x.source.argument(self.event), work)
+            except (UnfitSnapshot, UnfitMessage) as exc:
                 return self._handler_failed(exc, permanent=True)
             except Exception as exc:  # the handler's own error: never contention
                 return self._handler_failed(exc)
@@ -226,9 +227,10 @@ class _Delivery:
 
     # -- after the commit ---------------------------------------------------------
     def _applied(self, written: dict[str, datetime]) -> Outcome:
-        path = ledger.watermark_path(self.x.spec.name, self.event.document)
-        if self.x.latest_state and path in written:
-            self.x.watermarks.remember(self.event, written[path])
+        if self.x.latest_state:
+            path = ledger.watermark_path(self.x.spec.name, self.event.document)
+            if path in written:
+                self.x.watermarks.remember(self.event, written[path])
         return self._done(status.APPLIED)
 
     def _lost_race(self, work: UnitOfWork, exc: Exception, keys: list, *, queued: bool) -> Outcome | None:
@@ -244,7 +246,7 @@ class _Delivery:
                  and not self.skipped_read)  # never twice in a row: a rejection may hide a dead letter
         self.skipped_read = again
         self.guess = None if again else NO_GUESS
-        self.x.watermarks.forget(self.event.document)
+        self.x.watermarks.forget(self.event.subject)
         self.unproven_create = work if rejected and exc.found_existing and work.writes else None
         if rejected and keys:
             self.x.hot.mark(keys)

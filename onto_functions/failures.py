@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 
 from . import ledger
 from .events import DocumentEvent
+from .ledger import AnyEvent
 from .spec import TriggerSpec
 from .store import StoredDocument, fetch
 from .unit_of_work import CommitRejected, CommitUncertain, UnitOfWork, Write
@@ -39,7 +40,7 @@ class FailureBook:
         self.spec = spec
         self.clock = clock
 
-    def count(self, client: Any, event: DocumentEvent, error: str, seen: StoredDocument | None) -> int:
+    def count(self, client: Any, event: AnyEvent, error: str, seen: StoredDocument | None) -> int:
         """Record one failed delivery; returns the number of failed deliveries so far."""
         path = ledger.failure_path(self.spec.name, ledger.event_key(event))
         token = uuid.uuid4().hex
@@ -47,7 +48,7 @@ class FailureBook:
             deliveries = int(seen.data.get("deliveries", 0)) + 1 if seen else 1
             now = self.clock()
             data = {
-                "trigger": self.spec.name, "eventId": event.id, "document": event.document,
+                "trigger": self.spec.name, "eventId": event.id, "document": event.subject,
                 "deliveries": deliveries, "lastError": error, "lastFailedAt": now, "lastDelivery": token,
                 ledger.EXPIRY_FIELD: ledger.expiry(now, self.spec.options.ledger_ttl_days),
             }
@@ -60,19 +61,23 @@ class FailureBook:
                     return int(seen.data["deliveries"])  # ours landed after all
         raise RuntimeError(f"could not count a failed delivery of event {event.id}: the count kept changing")
 
-    def dead_letter(self, client: Any, event: DocumentEvent, reason: str, *, failed_deliveries: int,
+    def dead_letter(self, client: Any, event: AnyEvent, reason: str, *, failed_deliveries: int,
                     unless_applied: bool) -> bool:
         """Write the event's dead letter; with `unless_applied`, only while the ledger has no
         mark for it (checked by the commit itself). False: it was applied meanwhile."""
         from .encoding import encode_cloudevent
+        from .stream_encoding import encode_stream_event
 
-        headers, body = encode_cloudevent(event, form="structured")
+        if isinstance(event, DocumentEvent):
+            headers, body = encode_cloudevent(event, form="structured")
+        else:
+            headers, body = encode_stream_event(event)
         key = ledger.event_key(event)
         data = self._letter(reason, {
             "eventId": event.id,
             "eventType": event.event_type,
             "eventTime": event.time,
-            "document": event.document,
+            "document": event.subject,
             "failedDeliveries": failed_deliveries,
             **_request(headers, body),
         }, self.spec.options.dead_letter_ttl_days)
@@ -88,7 +93,8 @@ class FailureBook:
         """Record a request that can never be an event of this function (see entrypoint.py)."""
         from .store import write_retry
 
-        kept = {k.lower(): v for k, v in headers.items() if k.lower().startswith("ce-") or k.lower() == "content-type"}
+        kept = {k.lower(): v for k, v in headers.items()
+                if k.lower().startswith(("ce-", "x-cloudscheduler-")) or k.lower() == "content-type"}
         data = self._letter(reason, {"eventId": kept.get("ce-id", ""), "refused": True, **_request(kept, body)},
                             self.spec.options.dead_letter_ttl_days or REFUSED_TTL_DAYS)
         client.document(ledger.dead_letter_path(self.spec.name, f"request-{key}")).set(data, retry=write_retry())

@@ -22,6 +22,8 @@ An event is keyed by the document state it reports, not by its delivery id
 (see `event_key`): every redelivery of an event has the same key, and so
 does a synthetic event for the same state (a backfill, a replay), so the
 ledger applies each state of each document once whichever path brought it.
+A Pub/Sub message is keyed by its topic and message id, a schedule's tick by
+its scheduled time: what every redelivery of them repeats.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Union
 from urllib.parse import quote
 
 from .events import DocumentEvent
 from .store import StoredDocument, fetch
+from .stream_events import MessageEvent, TickEvent
+
+AnyEvent = Union[DocumentEvent, MessageEvent, TickEvent]
 
 RESERVED_PREFIX = "_onto_"
 LEDGER = "_onto_ledger"
@@ -55,14 +60,19 @@ def _doc_id(trigger: str, key: str) -> str:
     return doc_id
 
 
-def event_key(event: DocumentEvent) -> str:
+def event_key(event: AnyEvent) -> str:
     """The document state an event reports: `path@<new update time>`, or for a delete
-    `path@deleted:<update time of the version deleted>`.
+    `path@deleted:<update time of the version deleted>`; `pubsub:<topic>@<message id>`
+    for a message, `schedule@<scheduled time>` for a tick.
 
     Unique per event: writes to one document get distinct update times, and a
     delete removes one version. (A delete's event time cannot serve: it may be
     truncated to whole seconds.)
     """
+    if isinstance(event, MessageEvent):
+        return f"pubsub:{event.topic}@{event.id}"
+    if isinstance(event, TickEvent):
+        return f"schedule@{_stamp(event.scheduled_time)}"
     if event.after is not None and event.after.update_time is not None:
         return f"{event.document}@{_stamp(event.after.update_time)}"
     if event.before is not None and event.before.update_time is not None:
@@ -104,8 +114,12 @@ class LedgerState:
     failure: StoredDocument | None
 
 
-def read_state(client: Any, trigger: str, event: DocumentEvent) -> LedgerState:
+def read_state(client: Any, trigger: str, event: AnyEvent) -> LedgerState:
     key = event_key(event)
+    if not isinstance(event, DocumentEvent):  # no document versions: no watermark to read
+        mark, dead_letter, failure = fetch(client, [mark_path(trigger, key), dead_letter_path(trigger, key),
+                                                     failure_path(trigger, key)])
+        return LedgerState(mark, None, dead_letter, failure)
     paths = [mark_path(trigger, key), watermark_path(trigger, event.document),
              dead_letter_path(trigger, key), failure_path(trigger, key)]
     return LedgerState(*fetch(client, paths))

@@ -15,66 +15,19 @@ import time, with the right names in the message.
 
 from __future__ import annotations
 
-import difflib
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping, Union
 
+from .change import Change
+from .events import DocumentEvent
 from .models import DomainModel, ViewModel, snake_case
 from .paths import PathTemplate
-from .spec import TRIGGER_NAMES, EventKind, TriggerOptions, TriggerSpec
+from .spec import DOCUMENT_KINDS, EventKind, TriggerOptions, TriggerSpec
+from .stream_sources import MessageSource, ScheduleSource
+from .triggers import OPTION_NAMES as _OPTION_NAMES
+from .triggers import TriggerDecl, Triggers
 
-_OPTION_NAMES = set(TriggerOptions.__dataclass_fields__)
-
-
-@dataclass(frozen=True)
-class TriggerDecl:
-    """What a trigger decorator recorded on a handler function."""
-
-    source: "Source"
-    kind: EventKind
-    name: str | None
-    options: Mapping[str, Any]
-
-
-class Triggers:
-    """The `on_create` / `on_update` / `on_delete` / `on_write` decorators of one source."""
-
-    def __init__(self, source: "Source") -> None:
-        self._source = source
-
-    def _decorator(self, kind: EventKind) -> Callable[..., Any]:
-        def trigger(fn: Callable | None = None, *, name: str | None = None, **options: Any) -> Any:
-            unknown = set(options) - _OPTION_NAMES
-            if unknown:
-                raise TypeError(
-                    f"{kind.trigger_name}: unknown option(s) {', '.join(sorted(unknown))}; "
-                    f"known: {', '.join(sorted(_OPTION_NAMES))}"
-                )
-
-            def register(handler: Callable) -> Callable:
-                decls = list(getattr(handler, "__onto_triggers__", ()))
-                if any(d.kind is kind and d.source is self._source for d in decls):
-                    raise TypeError(f"{handler.__qualname__} has {kind.trigger_name} twice")
-                decls.append(TriggerDecl(self._source, kind, name, dict(options)))
-                handler.__onto_triggers__ = decls  # type: ignore[attr-defined]
-                return handler
-
-            return register(fn) if fn is not None else register
-
-        trigger.__name__ = kind.trigger_name
-        return trigger
-
-    on_create = property(lambda self: self._decorator(EventKind.CREATED), doc="Fire when a document is created.")
-    on_update = property(lambda self: self._decorator(EventKind.UPDATED), doc="Fire when a document changes.")
-    on_delete = property(lambda self: self._decorator(EventKind.DELETED), doc="Fire when a document is deleted.")
-    on_write = property(lambda self: self._decorator(EventKind.WRITTEN), doc="Fire on create, update and delete.")
-
-    def __getattr__(self, name: str) -> Any:
-        known = list(TRIGGER_NAMES.values())
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise AttributeError(f"no trigger named {name!r}; triggers are {', '.join(known)}.{hint}")
+__all__ = ["FirestoreSink", "Mediator", "Source", "TriggerDecl", "Triggers", "sink", "source"]
 
 
 class Source:
@@ -83,10 +36,32 @@ class Source:
     def __init__(self, pattern: str, model: type[DomainModel] | None = None) -> None:
         self.pattern = PathTemplate(pattern)
         self.model = model
-        self.triggers = Triggers(self)
+        self.triggers = Triggers(self, DOCUMENT_KINDS)
 
     def describe(self) -> str:
         return f"{self.model.__module__}:{self.model.__qualname__}" if self.model else self.pattern.text
+
+    def spec_fields(self) -> dict[str, Any]:
+        """What a TriggerSpec records of this source."""
+        return {"document": self.pattern.text, "source_model": self.describe() if self.model else None}
+
+    def check(self, options: TriggerOptions, where: str) -> None:
+        """Refuse options this source cannot honour (every option suits a document source)."""
+
+    def bind(self, event: Any, kind: EventKind) -> tuple[Any, str]:
+        """(the event with its path parameters, "") when it is this trigger's, else (None, why not)."""
+        if not isinstance(event, DocumentEvent):
+            return None, f"a {type(event).__name__} on a document trigger"
+        params = self.pattern.match(event.document)
+        if params is None:
+            return None, f"{event.document!r} does not match {self.pattern.text!r}"
+        if not kind.fires_for(event.kind):
+            return None, f"{event.kind.value} event on a {kind.trigger_name} trigger"
+        return event.bind(params), ""
+
+    def argument(self, event: DocumentEvent) -> Change:
+        """What the handler receives for one event."""
+        return Change(event, self.decode if self.model is not None else None)
 
     def decode(self, path: str, data: Mapping[str, Any] | None) -> Any:
         """The model (or the raw dict for an untyped source) for one snapshot."""
@@ -106,8 +81,19 @@ class _SourceFactory:
         """Fire on documents matching a raw pattern such as `users/{uid}/tickets/{tid}`."""
         return Source(pattern, model)
 
+    @staticmethod
+    def pubsub(topic: str, schema: Any = None) -> MessageSource:
+        """Fire on each message published on a Pub/Sub topic; `schema` (marshmallow) loads its JSON data."""
+        return MessageSource(topic, schema)
+
+    @staticmethod
+    def schedule(schedule: str, *, timezone: str | None = None) -> ScheduleSource:
+        """Fire on a schedule: "every 5 minutes" or unix-cron, in an IANA time zone (UTC by default)."""
+        return ScheduleSource(schedule, timezone)
+
 
 source = _SourceFactory()
+AnySource = Union[Source, MessageSource, ScheduleSource]
 
 
 class FirestoreSink:
@@ -157,16 +143,16 @@ class Mediator:
     trigger. Instances are stateless: one is made per process and reused.
     """
 
-    source: ClassVar[Source | None] = None
+    source: ClassVar[AnySource | None] = None
     sink: ClassVar[Any] = None
     _trigger_specs: ClassVar[tuple[TriggerSpec, ...]] = ()
-    _handlers: ClassVar[dict[str, tuple[str, Source]]] = {}
+    _handlers: ClassVar[dict[str, tuple[str, AnySource]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         base_options = _meta_options(cls)
         specs: list[TriggerSpec] = []
-        handlers: dict[str, tuple[str, Source]] = {}
+        handlers: dict[str, tuple[str, AnySource]] = {}
         for attr, fn in vars(cls).items():
             decls = getattr(fn, "__onto_triggers__", None)
             if not decls:
@@ -177,18 +163,18 @@ class Mediator:
                 if name in handlers:
                     raise TypeError(f"{cls.__qualname__}: two triggers are named {name!r}")
                 options = TriggerOptions(**{**base_options, **decl.options})
+                decl.source.check(options, f"{cls.__qualname__}.{attr}")
                 specs.append(
                     TriggerSpec(
                         name=name,
                         kind=decl.kind,
-                        document=decl.source.pattern.text,
                         module=cls.__module__,
                         mediator=cls.__qualname__,
                         handler=attr,
-                        source_model=decl.source.describe() if decl.source.model else None,
                         sink=cls.sink.describe() if hasattr(cls.sink, "describe") else None,
                         options=options,
                         explicit_options=frozenset({**base_options, **decl.options}),
+                        **decl.source.spec_fields(),
                     )
                 )
                 handlers[name] = (attr, decl.source)
@@ -208,7 +194,7 @@ class Mediator:
         raise KeyError(f"{cls.__qualname__} has no trigger named {name!r}; it has {known}")
 
     @classmethod
-    def handler_for(cls, name: str) -> tuple[str, Source]:
+    def handler_for(cls, name: str) -> tuple[str, AnySource]:
         return cls._handlers[name]
 
 

@@ -15,20 +15,34 @@ from dataclasses import dataclass, field, replace
 
 EVENT_TYPE_PREFIX = "google.cloud.firestore.document.v1."
 AUTH_CONTEXT_SUFFIX = ".withAuthContext"
+PUBSUB_EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
+# Cloud Scheduler calls an HTTP function: no Eventarc type exists, so onto names it.
+SCHEDULE_EVENT_TYPE = "onto.schedule.v1.tick"
 
 
 class EventKind(str, enum.Enum):
-    """Which document changes fire a trigger (onto's `on_*` vocabulary)."""
+    """What fires a trigger (onto's `on_*` vocabulary): a document change, a message, a scheduled time."""
 
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
     WRITTEN = "written"
+    MESSAGE = "message"  # a Pub/Sub message published on a topic
+    TICK = "tick"  # a scheduled time came
 
     @property
     def event_type(self) -> str:
         """The Eventarc event type, as production and the emulator name it."""
+        if self is EventKind.MESSAGE:
+            return PUBSUB_EVENT_TYPE
+        if self is EventKind.TICK:
+            return SCHEDULE_EVENT_TYPE
         return EVENT_TYPE_PREFIX + self.value
+
+    @property
+    def is_document(self) -> bool:
+        """True for the Firestore document kinds (created, updated, deleted, written)."""
+        return self not in (EventKind.MESSAGE, EventKind.TICK)
 
     @property
     def trigger_name(self) -> str:
@@ -44,24 +58,28 @@ class EventKind(str, enum.Enum):
                 f"unsupported event type {event_type!r}: expected one starting with "
                 f"{EVENT_TYPE_PREFIX!r}"
             )
-        try:
-            return cls(stem[len(EVENT_TYPE_PREFIX):])
-        except ValueError:
+        kind = next((k for k in DOCUMENT_KINDS if k.value == stem[len(EVENT_TYPE_PREFIX):]), None)
+        if kind is None:
             raise ValueError(
                 f"unsupported event type {event_type!r}: expected one of "
-                + ", ".join(EVENT_TYPE_PREFIX + k.value for k in cls)
-            ) from None
+                + ", ".join(EVENT_TYPE_PREFIX + k.value for k in DOCUMENT_KINDS)
+            )
+        return kind
 
     def fires_for(self, kind: "EventKind") -> bool:
         """True where an event of `kind` (created/updated/deleted) matches this trigger."""
         return self is EventKind.WRITTEN or self is kind
 
 
+DOCUMENT_KINDS = (EventKind.CREATED, EventKind.UPDATED, EventKind.DELETED, EventKind.WRITTEN)
+
 TRIGGER_NAMES = {
     EventKind.CREATED: "on_create",
     EventKind.UPDATED: "on_update",
     EventKind.DELETED: "on_delete",
     EventKind.WRITTEN: "on_write",
+    EventKind.MESSAGE: "on_message",
+    EventKind.TICK: "on_schedule",
 }
 
 
@@ -174,7 +192,7 @@ class TriggerSpec:
 
     name: str  # the function id: lowercase letters, digits, hyphens
     kind: EventKind
-    document: str  # the path pattern, e.g. "tickets/{ticket_id}"
+    document: str  # the path pattern, e.g. "tickets/{ticket_id}"; "" for a message or schedule trigger
     module: str  # the module that defines the mediator
     mediator: str  # the mediator's qualified name in that module
     handler: str  # the handler method's name
@@ -183,6 +201,9 @@ class TriggerSpec:
     options: TriggerOptions = field(default_factory=TriggerOptions)
     # The options the mediator set (Meta or decorator); a project default never overrides them.
     explicit_options: frozenset[str] = frozenset()
+    topic: str | None = None  # a message trigger's Pub/Sub topic id
+    schedule: str | None = None  # a schedule trigger's "every 5 minutes" or unix-cron text
+    timezone: str | None = None  # the schedule's IANA time zone (None: UTC)
 
     def __post_init__(self) -> None:
         if not FUNCTION_NAME_RE.match(self.name):
@@ -191,6 +212,15 @@ class TriggerSpec:
                 "letters, digits and hyphens, starting with a letter and not "
                 "ending with a hyphen"
             )
+
+    @property
+    def source_text(self) -> str:
+        """What fires it, in one line: the document pattern, `topic:<id>` or `schedule:<text>`."""
+        if self.kind is EventKind.MESSAGE:
+            return f"topic:{self.topic}"
+        if self.kind is EventKind.TICK:
+            return f"schedule:{self.schedule}" + (f" ({self.timezone})" if self.timezone else "")
+        return self.document
 
     @property
     def event_type(self) -> str:

@@ -9,6 +9,13 @@ each and set TTL policies with gcloud (firebase-tools has no such command).
 Why argv lists and a separate `commands()`: the exact commands are data,
 so `--dry-run` prints them, tests feed them to the real gcloud parser, and
 nothing is ever passed through a shell.
+
+Message and schedule triggers: gcloud deploys a message trigger with
+`--trigger-topic` (Eventarc's Pub/Sub trigger) and a schedule trigger as an
+HTTP function that only authenticated callers may call, followed, in the
+same command, by the Cloud Scheduler job that calls it (`then`): the step
+succeeds only when both did. firebase-tools makes that job itself from the
+manifest's `scheduleTrigger`.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..spec import EventKind, TriggerSpec
 from .labels import function_labels, labels_flag
+from .manifest import scheduler_retries
 from .plan import Action, Step
 
 DEFAULT_PARALLELISM = 4
@@ -36,6 +45,7 @@ class Command:
     argv: tuple[str, ...]
     steps: tuple[Step, ...]
     cwd: Path | None = None
+    then: tuple[tuple[str, ...], ...] = ()  # run after argv succeeded, in order; the first failure fails the steps
 
     @property
     def program(self) -> str:
@@ -59,6 +69,8 @@ class DeployTarget:
     database_location: str | None = None
     firebase_bin: str = "firebase"
     gcloud_bin: str = "gcloud"
+    # Who Cloud Scheduler calls schedule triggers as (OIDC); None: the App Engine default account.
+    scheduler_service_account: str | None = None
 
 
 Runner = Callable[[Command], "subprocess.CompletedProcess[str]"]
@@ -91,11 +103,7 @@ def gcloud_deploy_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
         f"--runtime={target.runtime}",
         f"--source={step.bundle.path}",
         f"--entry-point={step.bundle.entry_point}",
-        f"--trigger-event-filters=type={spec.event_type}",
-        f"--trigger-event-filters=database={opts.database}",
-        f"--trigger-event-filters=namespace={opts.namespace}",
-        f"--trigger-event-filters-path-pattern=document={spec.document}",
-        "--retry" if opts.retry else "--no-retry",
+        *_trigger_flags(spec, target),
         f"--memory={memory_flag(opts.memory_mb)}",
         f"--timeout={opts.timeout_seconds}s",
         f"--min-instances={opts.min_instances}",
@@ -105,13 +113,51 @@ def gcloud_deploy_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
         labels_flag(function_labels(opts.mode.value, step.bundle.content_hash)),  # what `deployed` reads back
         "--quiet",
     ]
-    if target.database_location:
-        argv.append(f"--trigger-location={target.database_location}")
     if opts.max_instances is not None:
         argv.append(f"--max-instances={opts.max_instances}")
     if opts.concurrency is not None:
         argv.append(f"--concurrency={opts.concurrency}")
     return tuple(argv)
+
+
+def _trigger_flags(spec: TriggerSpec, target: DeployTarget) -> list[str]:
+    """How the function is triggered: a Firestore event filter, a Pub/Sub topic, or HTTP for a schedule."""
+    opts = spec.options
+    retry = "--retry" if opts.retry else "--no-retry"
+    if spec.kind is EventKind.TICK:
+        return ["--trigger-http", "--no-allow-unauthenticated"]
+    if spec.kind is EventKind.MESSAGE:
+        return [f"--trigger-topic={spec.topic}", retry]
+    flags = [
+        f"--trigger-event-filters=type={spec.event_type}",
+        f"--trigger-event-filters=database={opts.database}",
+        f"--trigger-event-filters=namespace={opts.namespace}",
+        f"--trigger-event-filters-path-pattern=document={spec.document}",
+        retry,
+    ]
+    return flags + ([f"--trigger-location={target.database_location}"] if target.database_location else [])
+
+
+def scheduler_job_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
+    """`gcloud scheduler jobs create|update http` for a schedule trigger's Cloud Scheduler job."""
+    assert step.bundle is not None
+    spec, opts = step.bundle.spec, step.bundle.spec.options
+    verb = "create" if step.action is Action.CREATE else "update"
+    uri = f"https://{opts.region}-{target.project}.cloudfunctions.net/{spec.name}"
+    account = target.scheduler_service_account or f"{target.project}@appspot.gserviceaccount.com"
+    argv = [
+        target.gcloud_bin, "scheduler", "jobs", verb, "http", scheduler_job_name(spec),
+        f"--project={target.project}", f"--location={opts.region}", f"--schedule={spec.schedule}",
+        f"--time-zone={spec.timezone or 'Etc/UTC'}", f"--uri={uri}", "--http-method=POST",
+        f"--oidc-service-account-email={account}", f"--oidc-token-audience={uri}",
+        f"--max-retry-attempts={scheduler_retries(spec)}",
+        f"--attempt-deadline={max(15, opts.timeout_seconds)}s", "--quiet",
+    ]
+    return tuple(argv)
+
+
+def scheduler_job_name(spec: TriggerSpec) -> str:
+    return f"onto-{spec.name}"
 
 
 def gcloud_delete_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
@@ -169,7 +215,14 @@ class Backend:
             return []
         if self.name == "firebase":
             return [Command(firebase_deploy_argv(deploys, self.target), tuple(deploys), self.target.project_root)]
-        return [Command(gcloud_deploy_argv(s, self.target), (s,), self.target.project_root) for s in deploys]
+        return [Command(gcloud_deploy_argv(s, self.target), (s,), self.target.project_root, self._then(s))
+                for s in deploys]
+
+    def _then(self, step: Step) -> tuple[tuple[str, ...], ...]:
+        """What a gcloud deploy step runs after the deploy: a schedule trigger's Cloud Scheduler job."""
+        if step.bundle is not None and step.bundle.spec.kind is EventKind.TICK:
+            return (scheduler_job_argv(step, self.target),)
+        return ()
 
     def _delete_argv(self, step: Step) -> tuple[str, ...]:
         return firebase_delete_argv(step, self.target) if self.name == "firebase" else gcloud_delete_argv(step, self.target)
@@ -200,6 +253,13 @@ class Backend:
         return results
 
     def _run(self, command: Command) -> list[StepResult]:
+        for argv in (command.argv, *command.then):
+            results = self._run_one(Command(argv, command.steps, command.cwd))
+            if not all(r.ok for r in results):
+                return results
+        return results
+
+    def _run_one(self, command: Command) -> list[StepResult]:
         try:
             completed = self.runner(command)
         except (OSError, subprocess.SubprocessError) as exc:
@@ -263,4 +323,5 @@ def missing_programs(programs: Sequence[str]) -> list[str]:
 __all__ = [
     "Backend", "Command", "DeployTarget", "StepResult", "make_backend", "missing_programs",
     "gcloud_deploy_argv", "gcloud_delete_argv", "ttl_argv", "firebase_deploy_argv", "firebase_delete_argv",
+    "scheduler_job_argv",
 ]

@@ -8,7 +8,11 @@ reading a file. Field names follow firebase-tools'
 firebase-tools 15.34.2): `endpoints.<id>.{entryPoint, platform, region,
 availableMemoryMb, timeoutSeconds, maxInstances, minInstances, concurrency,
 labels, eventTrigger.{eventType, eventFilters, eventFilterPathPatterns,
-retry, region}}`.
+retry, region}, scheduleTrigger.{schedule, timeZone, retryConfig.retryCount}}`;
+a message trigger's `eventFilters` is `{topic: <topic id>}` as
+firebase-functions-python's `PubSubOptions` writes it, and a schedule
+trigger has a `scheduleTrigger` (as its `ScheduleOptions` writes) instead of
+an `eventTrigger`.
 
 The YAML is written here (no PyYAML dependency): every scalar is emitted as
 a JSON string or number, which YAML 1.2 reads unchanged.
@@ -19,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypedDict
 
-from ..spec import TriggerSpec
+from ..spec import EventKind, TriggerSpec
 from .labels import function_labels
 
 SPEC_VERSION = "v1alpha1"
@@ -39,6 +43,17 @@ class EventTrigger(TypedDict, total=False):
     region: str
 
 
+class ScheduleTrigger(TypedDict, total=False):
+    schedule: str
+    timeZone: str
+    retryConfig: dict[str, int]
+
+
+# Cloud Scheduler retries a failed call at most 5 times.
+MAX_SCHEDULER_RETRIES = 5
+SCHEDULER_API = {"api": "cloudscheduler.googleapis.com", "reason": "Needed for scheduled functions."}
+
+
 class Endpoint(TypedDict, total=False):
     entryPoint: str
     platform: str
@@ -50,6 +65,7 @@ class Endpoint(TypedDict, total=False):
     concurrency: int
     labels: dict[str, str]
     eventTrigger: EventTrigger
+    scheduleTrigger: ScheduleTrigger
 
 
 class Manifest(TypedDict):
@@ -67,14 +83,6 @@ def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None, conten
             f"trigger {spec.name!r}: memory_mb={opts.memory_mb} is not a Cloud Functions size; "
             f"use one of {', '.join(map(str, MEMORY_OPTIONS_MB))}"
         )
-    trigger: EventTrigger = {
-        "eventType": spec.event_type,
-        "eventFilters": {"database": opts.database, "namespace": opts.namespace},
-        "eventFilterPathPatterns": {"document": spec.document},
-        "retry": opts.retry,
-    }
-    if trigger_region:
-        trigger["region"] = trigger_region
     endpoint: Endpoint = {
         "entryPoint": spec.entry_point,
         "platform": "gcfv2",
@@ -83,8 +91,11 @@ def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None, conten
         "timeoutSeconds": opts.timeout_seconds,
         "minInstances": opts.min_instances,
         "labels": function_labels(opts.mode.value, content_hash),
-        "eventTrigger": trigger,
     }
+    if spec.kind is EventKind.TICK:
+        endpoint["scheduleTrigger"] = schedule_trigger(spec)
+    else:
+        endpoint["eventTrigger"] = event_trigger(spec, trigger_region)
     if opts.max_instances is not None:
         endpoint["maxInstances"] = opts.max_instances
     if opts.concurrency is not None:
@@ -92,11 +103,40 @@ def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None, conten
     return endpoint
 
 
+def event_trigger(spec: TriggerSpec, trigger_region: str | None) -> EventTrigger:
+    """A document trigger's Firestore filters, or a message trigger's topic."""
+    opts = spec.options
+    if spec.kind is EventKind.MESSAGE:
+        return {"eventType": spec.event_type, "eventFilters": {"topic": spec.topic or ""}, "retry": opts.retry}
+    trigger: EventTrigger = {
+        "eventType": spec.event_type,
+        "eventFilters": {"database": opts.database, "namespace": opts.namespace},
+        "eventFilterPathPatterns": {"document": spec.document},
+        "retry": opts.retry,
+    }
+    if trigger_region:
+        trigger["region"] = trigger_region
+    return trigger
+
+
+def scheduler_retries(spec: TriggerSpec) -> int:
+    """Cloud Scheduler's retryCount: enough calls for `max_deliveries` (the last one dead-letters)."""
+    return min(spec.options.max_deliveries - 1, MAX_SCHEDULER_RETRIES) if spec.options.retry else 0
+
+
+def schedule_trigger(spec: TriggerSpec) -> ScheduleTrigger:
+    trigger: ScheduleTrigger = {"schedule": spec.schedule or ""}
+    if spec.timezone:
+        trigger["timeZone"] = spec.timezone
+    trigger["retryConfig"] = {"retryCount": scheduler_retries(spec)}
+    return trigger
+
+
 def manifest_for(spec: TriggerSpec, *, trigger_region: str | None = None, content_hash: str | None = None) -> Manifest:
     """A manifest with exactly one endpoint: the bundle is one codebase, one function."""
     return {
         "specVersion": SPEC_VERSION,
-        "requiredAPIs": [],
+        "requiredAPIs": [dict(SCHEDULER_API)] if spec.kind is EventKind.TICK else [],
         "endpoints": {spec.name: endpoint_for(spec, trigger_region=trigger_region, content_hash=content_hash)},
     }
 

@@ -156,8 +156,9 @@ def deploy_project(
     deployed = read_deployed(backend_name, target, runner, load_state(config.state_path, project_id))
     steps = select(plan([c.bundle for c in contents], deployed.state), only)
     changing = [s for s in steps if s.action.changes]
+    commands = [list(argv) for c in engine.commands(changing) for argv in (c.argv, *c.then)]
     warnings = [*([deployed.warning] if deployed.warning else []), *check_programs(engine, changing, dry_run=dry_run)]
-    report = DeployReport(project_id, backend_name, dry_run, steps, [list(c.argv) for c in engine.commands(changing)],
+    report = DeployReport(project_id, backend_name, dry_run, steps, commands,
                           warnings=warnings, state_source=deployed.source)
     if dry_run:
         return report

@@ -1,7 +1,8 @@
 """The function host's HTTP front on 127.0.0.1: what the emulator and `onto invoke` talk to.
 
     POST /functions/projects/{p}/triggers/{id}   an event from the emulator -> FunctionHost.accept
-    POST /onto/invoke    {"trigger", "document", "before", "after", "wait"} -> the event's outcome
+    POST /onto/invoke    {"trigger", "document", "before", "after", "data", "attributes", "at", "wait"}
+                         -> the event's outcome
     GET  /onto/stats     per-trigger counters, the queue's states, the running workers
     GET  /               "ok" (a readiness probe)
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+from ..values import parse_timestamp
 from .host import FunctionHost
 from .loopback import LoopbackFront, LoopbackHandler, trigger_route
 
@@ -56,8 +58,11 @@ class HostServer(LoopbackFront):
         """`onto invoke`'s request: one synthetic event, answered with its outcome."""
         try:
             req = json.loads(body or b"{}")
-            result = self.host.invoke(req["trigger"], req["document"], project=self.project,
-                                      before=req.get("before"), after=req.get("after"), wait=req.get("wait", 30.0))
+            content = {k: req[k] for k in ("before", "after", "data", "attributes") if req.get(k) is not None}
+            if req.get("at"):
+                content["at"] = parse_timestamp(req["at"])
+            result = self.host.invoke(req["trigger"], req.get("document", ""), project=self.project,
+                                      wait=req.get("wait", 30.0), **content)
         except KeyError as exc:
             return 404, json.dumps({"error": str(exc).strip("'\"")}).encode()
         except (ValueError, TypeError) as exc:

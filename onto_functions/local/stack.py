@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..spec import TriggerSpec
+from ..spec import EventKind, TriggerSpec
 from .backoff import Backoff
 from .emulator import FirestoreEmulator
 from .emulator_api import register_trigger
@@ -41,7 +41,9 @@ from .host import FunctionHost
 from .host_server import HostServer
 from .journal import EventLog
 from .loopback import free_port
+from .pubsub_emulator import PubSubClient, PubSubEmulator
 from .queue import DurableQueue
+from .schedule_timer import ScheduleTimer
 from .stats import Stats
 from .worker_pool import WorkerPool
 from .workers import Worker, worker_env
@@ -82,6 +84,9 @@ class StackConfig:
     host_extra_attempts: int = 5
     fresh: bool = False  # drop the queue a previous run left behind
     prestart: bool = False  # start every trigger's worker at once instead of on its first event
+    # Local only, for tests and demos: fire every schedule trigger every this many seconds instead of
+    # on its own schedule. Deployed schedules are always Cloud Scheduler's, from the manifest.
+    tick_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if not self.project.startswith("demo-"):
@@ -109,6 +114,8 @@ class LocalStack:
         self.receiver = receiver  # deliver through an existing Receiver instead of an own HTTP front
         self.specs: list[TriggerSpec] = []
         self.emulator: FirestoreEmulator | None = None
+        self.pubsub: PubSubEmulator | None = None  # started when the app has a message trigger
+        self.timer: ScheduleTimer | None = None
         self.emulator_host = config.emulator_host or ""
         self.queue: DurableQueue | None = None
         self.workers: WorkerPool | None = None
@@ -168,9 +175,13 @@ class LocalStack:
         self.host = self._function_host(bundles)
         self.host_address = self._serve(self.host, port)
         for spec in self.specs:
-            register_trigger(self.emulator_host, cfg.project, spec.name, spec.event_type, spec.document,
-                             database=spec.options.database, namespace=spec.options.namespace)
+            if spec.kind.is_document:
+                register_trigger(self.emulator_host, cfg.project, spec.name, spec.event_type, spec.document,
+                                 database=spec.options.database, namespace=spec.options.namespace)
+        self._subscribe_message_triggers()
         self.host.start()
+        self.timer = ScheduleTimer(self.specs, self.host.accept, project=cfg.project,
+                                   period_seconds=cfg.tick_seconds).start()
         if cfg.prestart:
             self.prestart_workers()
 
@@ -219,6 +230,29 @@ class LocalStack:
         self.server = HostServer(host, self.config.project, port).start()
         return self.server.address
 
+    def _subscribe_message_triggers(self) -> None:
+        """Start the Pub/Sub emulator (only for an app with message triggers) and give each message
+        trigger a push subscription to the host, as Eventarc's own subscription is in production."""
+        topics = [s for s in self.specs if s.kind is EventKind.MESSAGE]
+        if not topics:
+            return
+        self.pubsub = PubSubEmulator(log_dir=self.state_dir / "logs").start()
+        client = self.publisher()
+        for spec in topics:
+            endpoint = f"http://{self.host_address}/functions/projects/{self.project}/triggers/{spec.name}"
+            client.push_to(f"onto-{spec.name}", spec.topic or "", endpoint)
+
+    def publisher(self) -> PubSubClient:
+        """A client of the stack's Pub/Sub emulator (`publish(topic, [{"data": ...}])`)."""
+        if self.pubsub is None:
+            raise StackError("this stack runs no Pub/Sub emulator: the app has no message trigger")
+        return PubSubClient(self.pubsub.host, self.project)
+
+    def publish(self, topic: str, *messages: Any) -> list[str]:
+        """Publish messages (data values, or dicts with data/attributes/ordering_key); their message ids."""
+        wrapped = [m if isinstance(m, dict) and "data" in m else {"data": m} for m in messages]
+        return self.publisher().publish(topic, wrapped)
+
     def prestart_workers(self) -> None:
         """Start every instance of every trigger now, in parallel (for small apps and demos: no cold first event)."""
         assert self.workers is not None
@@ -230,6 +264,12 @@ class LocalStack:
         if self.receiver is not None:
             for spec in self.specs:
                 self.receiver.unregister(spec.name)
+        if self.timer is not None:
+            self.timer.stop()
+            self.timer = None
+        if self.pubsub is not None:
+            self.pubsub.stop()
+            self.pubsub = None
         if self.server is not None:
             self.server.stop()
             self.server = None
@@ -269,11 +309,10 @@ class LocalStack:
             self._client = emulator_client(self.project, self.emulator_host)
         return self._client
 
-    def invoke(self, trigger: str, document: str, *, before: Mapping[str, Any] | None = None,
-               after: Mapping[str, Any] | None = None, wait: float | None = 30.0) -> dict[str, Any]:
-        """One synthetic event through the queue to `trigger`; with `wait`, the delivery's record."""
-        return self._running_host().invoke(trigger, document, project=self.project, before=before,
-                                           after=after, wait=wait)
+    def invoke(self, trigger: str, document: str = "", *, wait: float | None = 30.0, **content: Any) -> dict[str, Any]:
+        """One synthetic event through the queue to `trigger`; with `wait`, the delivery's record.
+        `content`: before/after (document trigger), data/attributes (message), at (schedule)."""
+        return self._running_host().invoke(trigger, document, project=self.project, wait=wait, **content)
 
     def wait_idle(self, timeout: float = 60.0, settle: float = 0.0) -> bool:
         return self._running_host().wait_idle(timeout, settle)
@@ -286,7 +325,9 @@ class LocalStack:
             "pid": os.getpid(), "project": self.project, "app": self.config.app,
             "emulator": self.emulator_host, "emulatorPid": self.emulator.pid if self.emulator else None,
             "host": self.host_address, "stateDir": str(self.state_dir),
-            "triggers": {s.name: {"kind": s.kind.value, "document": s.document} for s in self.specs},
+            "triggers": {s.name: {"kind": s.kind.value, "document": s.document, "source": s.source_text}
+                         for s in self.specs},
+            "pubsub": self.pubsub.host if self.pubsub else None,
             "instances": self.config.instances, "concurrency": self.config.concurrency,
             "faults": self.config.faults.describe(), "seed": self.config.faults.seed,
             "recovered": self.queue.recovered if self.queue else 0, "bundles": str(self.bundle_dir),

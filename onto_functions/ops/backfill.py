@@ -62,6 +62,8 @@ class BackfillPlan:
     rate: float | None = None  # events per second, at most
 
     def __post_init__(self) -> None:
+        if not self.spec.kind.is_document:
+            raise BackfillError(f"{self.spec.name} fires on {self.spec.source_text}: a backfill runs over documents")
         if self.spec.kind is EventKind.DELETED:
             raise BackfillError(f"{self.spec.name} fires on deletes: a backfill runs over documents that exist")
         if any(s.multi for s in PathTemplate(self.spec.document).segments):

@@ -51,7 +51,8 @@ def onto_stack(
     firestore_emulator: EmulatorHandle, event_receiver: Receiver, project_id: str, tmp_path: Path
 ) -> Iterator[StartStack]:
     """A function that starts the local stack for an app: `onto_stack(app, *, project_root=None,
-    duplicate=0, reorder=0, fail=0, seed=None, concurrency=4, retry_delay=0.2)`; stopped after the test."""
+    duplicate=0, reorder=0, fail=0, seed=None, concurrency=4, retry_delay=0.2, tick_seconds=None)`;
+    stopped after the test. `tick_seconds` fires every schedule trigger at that period (local only)."""
     started: list[LocalStack] = []
 
     def start(
@@ -64,6 +65,7 @@ def onto_stack(
         seed: int | None = None,
         concurrency: int = 4,
         retry_delay: float = 0.2,
+        tick_seconds: float | None = None,
     ) -> LocalStack:
         shared = firestore_emulator.started_here and firestore_emulator.functions_emulator == event_receiver.host
         config = StackConfig(
@@ -75,6 +77,7 @@ def onto_stack(
             concurrency=concurrency,
             emulator_host=firestore_emulator.host if shared else None,
             backoff=Backoff(base=retry_delay),
+            tick_seconds=tick_seconds,
         )
         stack = LocalStack(config, receiver=event_receiver if shared else None)
         started.append(stack)
