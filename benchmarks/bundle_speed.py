@@ -4,7 +4,7 @@ firebase-functions Firestore handler (the cold-start share we control).
 
     .venv/bin/python -m benchmarks.bundle_speed [--runs 7] [--reference-python PATH]
 
-`onto bundle` is timed as a user runs it: a fresh `python -m cli.main bundle`
+`onto bundle` is timed as a user runs it: a fresh `python -m onto_functions_cli.main bundle`
 process (interpreter start, imports, discovery, bundling, firebase.json).
 Import times are the median of fresh processes (`import main` in the bundle's
 folder, so the vendored runtime is what loads). The reference handler needs
@@ -94,7 +94,7 @@ def write_app(root: Path, n: int) -> None:
 
 def onto_bundle(root: Path) -> tuple[float, dict[str, str]]:
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "cli.main", "bundle", "--json", "-C", str(root)],
+    done = subprocess.run([sys.executable, "-m", "onto_functions_cli.main", "bundle", "--json", "-C", str(root)],
                           cwd=REPO, capture_output=True, text=True, check=True)
     elapsed = time.perf_counter() - began
     return elapsed, {b["function"]: b["contentHash"] for b in json.loads(done.stdout)["bundles"]}
@@ -141,59 +141,65 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"python {sys.version.split()[0]}; figures are wall-clock on this machine\n")
-    print("onto bundle (fresh `python -m cli.main bundle` process each time)")
-    print(f"{'triggers':>9} {'cold s':>8} {'no-op s':>8} {'1-line s':>9} {'rebundled':>10} {'bundle KiB':>11} {'files':>6} {'total MiB':>10}")
-    sample_bundle: Path | None = None
-    library: dict[int, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="onto-bench-") as tmp:
-        for n in (10, 100):
-            root = Path(tmp) / f"app{n}"
-            write_app(root, n)
-            cold, hashes = onto_bundle(root)
-            noop, same = onto_bundle(root)
-            assert same == hashes, "a rebuild without changes changed a hash"
-            with (root / "bench_app" / "m0.py").open("a") as f:
-                f.write("# a one-line change\n")
-            changed, after = onto_bundle(root)
-            rebundled = sorted(k for k in after if after[k] != hashes[k])
-            one = root / "build" / "onto" / "tally0-count"
-            size, count = folder_size(one)
-            total, _ = folder_size(root / "build" / "onto")
-            print(f"{n:>9} {cold:>8.2f} {noop:>8.2f} {changed:>9.2f} {len(rebundled):>10} {size / 1024:>11.0f} "
-                  f"{count:>6} {total / 2**20:>10.1f}")
-            library[n] = library_times(root)
-            if n == 10:
-                sample_bundle = Path(tmp) / "sample"
-                shutil.copytree(one, sample_bundle)
+        sample_bundle = bundle_figures(Path(tmp))
+        import_figures(sample_bundle, Path(tmp), args.runs, Path(args.reference_python))
 
-        print("\nthe same work in-process (build_bundles only: no interpreter start, CLI imports or firebase.json)")
-        for n, (cold, changed) in library.items():
-            print(f"{n:>9} triggers: cold {cold:.2f} s, after a one-line change {changed:.2f} s")
 
-        assert sample_bundle is not None
-        print("\nimport time of main.py (median of", args.runs, "fresh processes, interleaved)")
-        reference = Path(args.reference_python)
-        if not reference.exists():
-            ours, = median_imports([(sys.executable, sample_bundle)], args.runs)
-            print(f"  generated main.py (onto, pinned deps, this venv)      {ours * 1000:7.0f} ms")
-            print(f"  reference: {reference} not found; see this script's docstring to make it")
-            return
-        hand = Path(tmp) / "handwritten"
-        hand.mkdir()
-        (hand / "main.py").write_text(HANDWRITTEN)
-        ours, ours_there, theirs = median_imports(
-            [(sys.executable, sample_bundle), (str(reference), sample_bundle), (str(reference), hand)], args.runs)
+def bundle_figures(tmp: Path) -> Path:
+    """`onto bundle` and build_bundles times for 10 and 100 triggers; returns a copy of one bundle."""
+    print("onto bundle (fresh `python -m onto_functions_cli.main bundle` process each time)")
+    print(f"{'triggers':>9} {'cold s':>8} {'no-op s':>8} {'1-line s':>9} {'rebundled':>10} {'bundle KiB':>11} {'files':>6} {'total MiB':>10}")
+    sample_bundle = tmp / "sample"
+    library: dict[int, tuple[float, float]] = {}
+    for n in (10, 100):
+        root = tmp / f"app{n}"
+        write_app(root, n)
+        cold, hashes = onto_bundle(root)
+        noop, same = onto_bundle(root)
+        assert same == hashes, "a rebuild without changes changed a hash"
+        with (root / "bench_app" / "m0.py").open("a") as f:
+            f.write("# a one-line change\n")
+        changed, after = onto_bundle(root)
+        rebundled = sorted(k for k in after if after[k] != hashes[k])
+        one = root / "build" / "onto" / "tally0-count"
+        size, count = folder_size(one)
+        total, _ = folder_size(root / "build" / "onto")
+        print(f"{n:>9} {cold:>8.2f} {noop:>8.2f} {changed:>9.2f} {len(rebundled):>10} {size / 1024:>11.0f} "
+              f"{count:>6} {total / 2**20:>10.1f}")
+        library[n] = library_times(root)
+        if n == 10:
+            shutil.copytree(one, sample_bundle)
+    print("\nthe same work in-process (build_bundles only: no interpreter start, CLI imports or firebase.json)")
+    for n, (cold, changed) in library.items():
+        print(f"{n:>9} triggers: cold {cold:.2f} s, after a one-line change {changed:.2f} s")
+    return sample_bundle
+
+
+def import_figures(sample_bundle: Path, tmp: Path, runs: int, reference: Path) -> None:
+    """Import time of a generated main.py, beside a hand-written firebase-functions handler when one can run."""
+    print("\nimport time of main.py (median of", runs, "fresh processes, interleaved)")
+    if not reference.exists():
+        ours, = median_imports([(sys.executable, sample_bundle)], runs)
         print(f"  generated main.py (onto, pinned deps, this venv)      {ours * 1000:7.0f} ms")
-        version = subprocess.run([str(reference), "-c", "import importlib.metadata as m; print(m.version('firebase-functions'))"],
-                                 capture_output=True, text=True).stdout.strip()
-        print(f"  generated main.py (onto, in the reference venv)       {ours_there * 1000:7.0f} ms")
-        print(f"  hand-written firebase-functions {version} handler       {theirs * 1000:7.0f} ms")
-        print(f"  ratio onto / hand-written: {ours / theirs:.2f}x (same venv: {ours_there / theirs:.2f}x; aim <= 1.2x)")
-        ready_ours, ready_theirs = median_imports(
-            [(str(reference), sample_bundle), (str(reference), hand)], args.runs, IMPORT_READY)
-        print("  with the Firestore client the first event needs (both in the reference venv):")
-        print(f"    onto {ready_ours * 1000:.0f} ms, hand-written {ready_theirs * 1000:.0f} ms: "
-              f"ratio {ready_ours / ready_theirs:.2f}x")
+        print(f"  reference: {reference} not found; see this script's docstring to make it")
+        return
+    hand = tmp / "handwritten"
+    hand.mkdir()
+    (hand / "main.py").write_text(HANDWRITTEN)
+    ours, ours_there, theirs = median_imports(
+        [(sys.executable, sample_bundle), (str(reference), sample_bundle), (str(reference), hand)], runs)
+    print(f"  generated main.py (onto, pinned deps, this venv)      {ours * 1000:7.0f} ms")
+    version = subprocess.run([str(reference), "-c", "import importlib.metadata as m; print(m.version('firebase-functions'))"],
+                             capture_output=True, text=True).stdout.strip()
+    print(f"  generated main.py (onto, in the reference venv)       {ours_there * 1000:7.0f} ms")
+    print(f"  hand-written firebase-functions {version} handler       {theirs * 1000:7.0f} ms")
+    print(f"  ratio onto / hand-written: {ours / theirs:.2f}x (same venv: {ours_there / theirs:.2f}x; aim <= 1.2x)")
+    ready_ours, ready_theirs = median_imports(
+        [(str(reference), sample_bundle), (str(reference), hand)], runs, IMPORT_READY)
+    print("  with the Firestore client the first event needs (both in the reference venv):")
+    print(f"    onto {ready_ours * 1000:.0f} ms, hand-written {ready_theirs * 1000:.0f} ms: "
+          f"ratio {ready_ours / ready_theirs:.2f}x")
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ def main() -> None:
         projects = {"exactly-once": f"demo-bench-eo-{uuid.uuid4().hex[:6]}",
                     "bare": f"demo-bench-bare-{uuid.uuid4().hex[:6]}"}
         clients = {p: emulator_client(p, emulator.host) for p in projects.values()}
-        executor = TriggerFunction(MirrorMediator, "mirror-mirror")
+        executor = TriggerFunction(MirrorMediator, "mirror-mirror", project=projects["exactly-once"])
         receiver.register("eo", lambda h, b: (lambda r: (r.status, r.encoded()))(executor.handle(h, b)))
         receiver.register("bare", bare_handler(lambda p: clients[p]))
         register_trigger(emulator.host, projects["exactly-once"], "eo", executor.spec.event_type, "docs/{doc_id}")
@@ -124,17 +124,24 @@ def main() -> None:
             ratio95 = percentile(latencies["exactly-once"], 0.95) / percentile(latencies["bare"], 0.95)
             print(f"  ratio (exactly-once / bare): median {ratio:.2f}x, p95 {ratio95:.2f}x")
 
-        hot_project = f"demo-bench-hot-{uuid.uuid4().hex[:6]}"
-        hot = TriggerFunction(HotMediator, "hot-count")
-        events = [document_event(hot_project, f"hits/h{i}", after={"n": i}) for i in range(20)]
-        started = time.perf_counter()
-        with ThreadPoolExecutor(20) as pool:
-            outcomes = list(pool.map(hot.process, events))
-        wall = time.perf_counter() - started
-        count = emulator_client(hot_project, emulator.host).document("hot/one").get().get("count")
-        attempts = sum(o.attempts for o in outcomes)
-        print(f"20 concurrent events on one hot view: {wall:.2f} s wall, count={count} "
-              f"({'all landed once' if count == 20 else 'WRONG'}), {attempts} attempts in all")
+        for n in (20, 100):
+            hot_view(emulator.host, n, instances=1)
+            hot_view(emulator.host, n, instances=2)
+
+
+def hot_view(emulator_host: str, n: int, *, instances: int) -> None:
+    """n concurrent events, spread over `instances` processes' worth of executors, on one view."""
+    project = f"demo-bench-hot-{uuid.uuid4().hex[:6]}"
+    fns = [TriggerFunction(HotMediator, "hot-count", project=project) for _ in range(instances)]
+    events = [document_event(project, f"hits/h{i}", after={"n": i}) for i in range(n)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(n) as pool:
+        outcomes = list(pool.map(lambda ie: fns[ie[0] % instances].process(ie[1]), enumerate(events)))
+    wall = time.perf_counter() - started
+    count = emulator_client(project, emulator_host).document("hot/one").get().get("count")
+    attempts = sum(o.commit_attempts for o in outcomes)
+    print(f"{n} concurrent events on one hot view, {instances} instance(s): {wall:.2f} s wall, count={count} "
+          f"({'all landed once' if count == n else 'WRONG'}), {attempts / n:.2f} attempts per event")
 
 
 if __name__ == "__main__":

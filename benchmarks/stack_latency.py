@@ -35,11 +35,13 @@ import time
 import uuid
 from pathlib import Path
 
-from onto_functions.local.emulator import FirestoreEmulator, emulator_client, register_trigger
+from onto_functions.local.emulator import FirestoreEmulator
+from onto_functions.local.emulator_api import register_trigger
+from onto_functions.local.emulator_client import emulator_client
 from onto_functions.local.receiver import Receiver
 from onto_functions.local.stack import LocalStack, StackConfig
 from onto_functions.local.stats import percentile
-from onto_functions.testing import wait_for
+from onto_functions.local.polling import wait_for
 
 WRITTEN = "google.cloud.firestore.document.v1.written"
 

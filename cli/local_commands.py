@@ -6,13 +6,14 @@ Each command parses options, calls one library function of
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, NoReturn, Optional
 
 import typer
 
@@ -20,18 +21,22 @@ EMULATE_HELP = (
     "Run the local stack in the foreground, like `firebase emulators:start`.\n\n"
     "Starts the Cloud Firestore emulator (the gcloud SDK's component, firebase-tools' cached jar, or "
     "--jar / $ONTO_FIRESTORE_EMULATOR_JAR; needs Java) and a function host that registers every trigger "
-    "of APP and runs each one's bundle (the folder `onto bundle` builds for deploy) in its own "
-    "functions-framework worker, started on the trigger's first event.\n\n"
+    "of APP and runs each one's bundle (the folder `onto bundle` builds for deploy) in functions-framework "
+    "workers: --instances of them per trigger, each started when a delivery first needs it and stopped "
+    "when idle, deliveries spread over them as production spreads them over instances.\n\n"
     "The host stores every event the emulator sends in a durable queue (STATE_DIR/queue.sqlite) before it "
-    "answers, then delivers it with production's semantics: at least once, retried with backoff up to the "
-    "trigger's max_deliveries, then dead-lettered; a few deliveries in flight per trigger; no ordering "
-    "promise. The executor's ledger makes each effect happen once.\n\n"
+    "answers, then delivers it as Eventarc does: at least once; every answer that is not 2xx (a 4xx too) "
+    "and every attempt without an answer is retried with jittered exponential backoff (0.05 s up to 2 s "
+    "here; 10 s up to 600 s in production) until the host's limit; a redelivery goes to another instance "
+    "than the last one; a few deliveries in flight per trigger; no ordering promise. The executor's ledger "
+    "makes each effect happen once. The live view (and --json) counts every outcome an instance answers: "
+    "applied, duplicate, superseded, ignored, dead_lettered, refused, failed, contended.\n\n"
     "Stop with Ctrl-C (or SIGTERM): every process it started ends, and events not yet delivered stay "
     "queued for the next `onto emulate` with the same project.\n\n"
     "[bold]Examples[/bold]\n\n"
     "  onto emulate examples.meeting_room.main\n\n"
-    "  onto emulate myapp.main --duplicate 0.3 --reorder 0.2 --fail 0.1 --seed 7\n\n"
-    "  onto emulate myapp.main --json > events.jsonl   (one JSON object per event)\n\n"
+    "  onto emulate myapp.main --duplicate 0.3 --reorder 0.2 --fail 0.1 --restart 0.05 --seed 7\n\n"
+    "  onto emulate myapp.main --instances 3 --json > events.jsonl   (one JSON object per event)\n\n"
     "  onto invoke TRIGGER --path tickets/t1 --after '{\"attendance\": true}'"
 )
 
@@ -68,62 +73,91 @@ def emulate(
                                   help="Hold an event back (50-500 ms) so later ones overtake it."),
     fail: float = typer.Option(0.0, "--fail", min=0.0, max=1.0, metavar="P",
                                help="Report a delivery as failed AFTER the handler committed, so it is redelivered."),
+    restart: float = typer.Option(0.0, "--restart", min=0.0, max=1.0, metavar="P",
+                                  help="After a delivery, kill the instance that answered (SIGKILL), with "
+                                       "probability P: deliveries in flight on it are retried, the next one "
+                                       "cold-starts a new instance."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the fault decisions, for a repeatable run."),
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Deliveries in flight per trigger."),
+    instances: int = typer.Option(2, "--instances", min=1, metavar="N",
+                                  help="Worker processes (instances) per trigger; deliveries are spread over them."),
     idle_seconds: float = typer.Option(300.0, "--idle-seconds", help="Stop a trigger's worker after this long idle."),
     json_log: bool = typer.Option(False, "--json", help="Print one JSON object per event to stdout, no live view."),
 ) -> None:
-    from onto_functions.local.emulator import EmulatorError, EmulatorNotFound
     from onto_functions.local.faults import FaultPlan
-    from onto_functions.local.stack import LocalStack, StackConfig, StackError
+    from onto_functions.local.stack import StackConfig, StackError
 
     root = _project_root()
-    app_ref = app_ref or _default_app(root)
     try:
         config = StackConfig(
-            app=app_ref, project=project, state_dir=state_dir, project_root=root,
-            faults=FaultPlan(duplicate=duplicate, reorder=reorder, fail=fail, seed=seed),
-            concurrency=concurrency, host_port=port, emulator_port=emulator_port,
+            app=app_ref or _default_app(root), project=project, state_dir=state_dir, project_root=root,
+            faults=FaultPlan(duplicate=duplicate, reorder=reorder, fail=fail, restart=restart, seed=seed),
+            concurrency=concurrency, instances=instances, host_port=port, emulator_port=emulator_port,
             emulator_host=emulator_host, jar=jar, idle_seconds=idle_seconds, fresh=fresh,
         )
     except (StackError, ValueError) as exc:
         _fail(str(exc))
+    _run_in_foreground(config, json_log)
 
+
+def _run_in_foreground(config: Any, json_log: bool) -> None:
+    """Start the stack, show it until Ctrl-C or SIGTERM, then stop everything it started."""
+    from onto_functions.local.stack import LocalStack
+
+    emit = _json_printer() if json_log else None
+    stack = LocalStack(config, on_event=emit)
+    with _stop_on_signals() as stop:
+        try:
+            _start(stack)
+            if json_log:
+                _wait(stop)
+            else:
+                _live_view(stack, stop)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            began = time.monotonic()
+            stack.stop()
+            if emit:
+                emit({"event": "stopped", "stopSeconds": round(time.monotonic() - began, 2),
+                      "triggers": stack.snapshot()})
+            else:
+                typer.echo(f"Stopped in {time.monotonic() - began:.1f} s; the queue is kept in "
+                           f"{config.resolved_state_dir}.", err=True)
+
+
+def _start(stack: Any) -> None:
+    from onto_functions.local.emulator import EmulatorError, EmulatorNotFound
+    from onto_functions.local.stack import StackError
+
+    try:
+        stack.start()
+    except (EmulatorNotFound, EmulatorError, StackError) as exc:
+        _fail(str(exc))
+    except Exception as exc:  # an app that does not import, a bundle that cannot be built
+        _fail(f"{type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event that SIGTERM and Ctrl-C set, so shutdown runs on the main thread with nothing half-done.
+
+    SIGINT is installed explicitly: a background job of a non-interactive shell inherits it ignored.
+    A second Ctrl-C interrupts whatever is under way (a slow start, say); shutdown still runs.
+    """
     stop = threading.Event()
-    # Both set the stop flag, so shutdown runs on the main thread with nothing half-done. SIGINT is
-    # installed explicitly: a background job of a non-interactive shell inherits it ignored.
-    # A second Ctrl-C interrupts whatever is under way (a slow start, say); shutdown still runs.
+
     def on_signal(signum: int, frame: Any) -> None:
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    emit = _json_printer() if json_log else None
-    stack = LocalStack(config, on_event=emit)
     try:
-        try:
-            stack.start()
-        except (EmulatorNotFound, EmulatorError, StackError) as exc:
-            _fail(str(exc))
-        except Exception as exc:  # an app that does not import, a bundle that cannot be built
-            _fail(f"{type(exc).__name__}: {exc}")
-        if json_log:
-            _wait(stop)
-        else:
-            _live_view(stack, stop)
-    except KeyboardInterrupt:
-        pass
+        yield stop
     finally:
-        began = time.monotonic()
-        stack.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if emit:
-            emit({"event": "stopped", "stopSeconds": round(time.monotonic() - began, 2)})
-        else:
-            typer.echo(f"Stopped in {time.monotonic() - began:.1f} s; the queue is kept in {config.resolved_state_dir}.",
-                       err=True)
 
 
 def _wait(stop: threading.Event) -> None:
@@ -146,40 +180,12 @@ def _json_printer() -> Any:
 def _live_view(stack: Any, stop: threading.Event) -> None:
     from rich.console import Console, Group
     from rich.live import Live
-    from rich.table import Table
-    from rich.text import Text
 
     console = Console()
-    info = stack.info()
-    header = Text.from_markup(
-        f"[bold]onto emulate[/bold] {info['app']}  project [cyan]{info['project']}[/cyan]\n"
-        f"Firestore emulator  [green]{info['emulator']}[/green]   (FIRESTORE_EMULATOR_HOST={info['emulator']})\n"
-        f"function host       [green]{info['host']}[/green]   bundles: {info['bundles']}   faults: {info['faults']}\n"
-        f"state               {info['stateDir']}"
-        + (f"\n[yellow]recovered {info['recovered']} queued event(s) from the last run[/yellow]"
-           if info["recovered"] else "")
-        + "\nCtrl-C to stop."
-    )
+    header = _header(stack.info())
 
     def render() -> Group:
-        table = Table(expand=False)
-        width = max([len(s.name) for s in stack.specs] + [7]) + 2
-        table.add_column("trigger", no_wrap=True, min_width=width)
-        for column in ("received", "applied", "dup skipped", "superseded", "retried",
-                       "dead-lettered", "queued", "p50 ms", "p95 ms"):
-            table.add_column(column, justify="right")
-        running = stack.workers.running() if stack.workers else {}
-        queue = stack.queue
-        for name, row in stack.snapshot().items():
-            queued = queue.pending_count(name) if queue else 0
-            table.add_row(
-                ("● " if name in running else "  ") + name, str(row["received"]), str(row["applied"]),
-                str(row["duplicates"]), str(row["superseded"]), str(row["retried"]),
-                f"[red]{row['dead_lettered']}[/red]" if row["dead_lettered"] else "0", str(queued),
-                "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}",
-                "-" if row["p95_ms"] is None else f"{row['p95_ms']:.0f}",
-            )
-        return Group(header, table, Text(f"● = worker running ({len(running)})", style="dim"))
+        return Group(header, *_trigger_table(stack))
 
     if not console.is_terminal:  # piped: the header once, a summary at the end
         console.print(header)
@@ -189,6 +195,59 @@ def _live_view(stack: Any, stop: threading.Event) -> None:
     with Live(render(), console=console, refresh_per_second=4) as live:
         while not stop.wait(0.25):
             live.update(render())
+
+
+def _header(info: dict[str, Any]) -> Any:
+    """What runs where; the app, project and paths are the user's text, shown literally (never as markup)."""
+    from rich.text import Text
+
+    lines = [
+        Text.assemble(("onto emulate", "bold"), f" {info['app']}  project ", (info["project"], "cyan")),
+        Text.assemble("Firestore emulator  ", (info["emulator"], "green"),
+                      f"   (FIRESTORE_EMULATOR_HOST={info['emulator']})"),
+        Text.assemble("function host       ", (info["host"], "green"), f"   faults: {info['faults']}"),
+        Text(f"bundles             {info['bundles']}"),
+        Text(f"state               {info['stateDir']}"),
+    ]
+    if info["recovered"]:
+        lines.append(Text(f"recovered {info['recovered']} queued event(s) from the last run", style="yellow"))
+    lines.append(Text("Ctrl-C to stop."))
+    return Text("\n").join(lines)
+
+
+# (column, counter) of the live view: every outcome an instance can answer has its column.
+_COUNTER_COLUMNS = (
+    ("received", "received"), ("applied", "applied"), ("duplicate", "duplicate"), ("superseded", "superseded"),
+    ("ignored", "ignored"), ("refused", "refused"), ("failed", "failed"), ("contended", "contended"),
+    ("no answer", "unanswered"), ("retried", "retried"), ("dead-lettered", "dead_lettered"),
+)
+_ALARMING = frozenset({"refused", "failed", "dead_lettered"})
+
+
+def _trigger_table(stack: Any) -> list[Any]:
+    """One row per trigger: its running instances, what the host counted, what is queued, how long events took."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(expand=False)
+    table.add_column("trigger", no_wrap=True, min_width=max([len(s.name) for s in stack.specs] + [7]))
+    table.add_column("instances", justify="right")
+    for column, _ in _COUNTER_COLUMNS:
+        table.add_column(column, justify="right")
+    for column in ("queued", "p50 ms", "p95 ms"):
+        table.add_column(column, justify="right")
+    running = stack.workers.running() if stack.workers else {}
+    queue = stack.queue
+    for name, row in stack.snapshot().items():
+        counts = [Text(str(row.get(key, 0)), style="red" if key in _ALARMING and row.get(key) else "")
+                  for _, key in _COUNTER_COLUMNS]
+        table.add_row(
+            Text(name), f"{len(running.get(name, []))}/{stack.config.instances}", *counts,
+            str(queue.pending_count(name) if queue else 0),
+            "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}",
+            "-" if row["p95_ms"] is None else f"{row['p95_ms']:.0f}",
+        )
+    return [table, Text("instances = running / configured per trigger", style="dim")]
 
 
 # --------------------------------------------------------------------------- demo
@@ -233,17 +292,32 @@ def invoke(
 
     The event goes through the host's queue and the trigger's worker like an
     emulator event (faults included), and the command prints the outcome:
-    applied, duplicate, superseded, failed (with the error) or dead_lettered.
+    applied, duplicate, superseded, ignored, refused, dead_lettered, or the
+    last failure (failed, contended) when the host gave up; exits 1 when the
+    event failed, was refused or was dead-lettered.
 
       onto invoke ticket-refresh-meeting --path tickets/t1 --after '{"attendance": true}'
     """
-    import urllib.error
-    import urllib.request
-
     from onto_functions.local.stack import StackError, find_running_stack
 
+    docs = _documents(before=before, after=after)
+    try:
+        info = find_running_stack(project, _project_root())
+    except StackError as exc:
+        _fail(str(exc))
+    if trigger not in info.get("triggers", {}):
+        _fail(f"no trigger {trigger!r} in the running stack; its triggers: {', '.join(sorted(info['triggers']))}")
+    payload = {"trigger": trigger, "document": path.strip("/"), **docs, "wait": wait or None}
+    result = _post_invoke(info["host"], payload, timeout=wait + 10)
+    typer.echo(json.dumps(result, indent=2))
+    if result.get("event") == "dead_lettered" or result.get("outcome") in ("failed", "refused", "dead_lettered"):
+        raise typer.Exit(1)
+
+
+def _documents(**texts: Optional[str]) -> dict[str, Any]:
+    """--before / --after parsed: each a JSON object (a document's fields); at least one given."""
     docs = {}
-    for name, text in (("before", before), ("after", after)):
+    for name, text in texts.items():
         if text is not None:
             try:
                 docs[name] = json.loads(text)
@@ -253,25 +327,22 @@ def invoke(
                 _fail(f"--{name} must be a JSON object (the document's fields), got {text!r}")
     if not docs:
         _fail("give --after (a created or updated document), --before (a deleted one), or both")
-    try:
-        info = find_running_stack(project, _project_root())
-    except StackError as exc:
-        _fail(str(exc))
-    if trigger not in info.get("triggers", {}):
-        _fail(f"no trigger {trigger!r} in the running stack; its triggers: {', '.join(sorted(info['triggers']))}")
-    payload = {"trigger": trigger, "document": path.strip("/"), **docs, "wait": wait or None}
-    request = urllib.request.Request(f"http://{info['host']}/onto/invoke", data=json.dumps(payload).encode(),
+    return docs
+
+
+def _post_invoke(host: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"http://{host}/onto/invoke", data=json.dumps(payload).encode(),
                                      method="POST", headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=wait + 10) as resp:
-            result = json.loads(resp.read())
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            return json.loads(resp.read())  # type: ignore[no-any-return]
     except urllib.error.HTTPError as err:
         _fail(f"the host refused the event ({err.code}): {err.read().decode(errors='replace')}")
     except OSError as exc:
-        _fail(f"cannot reach the function host at {info['host']}: {exc}")
-    typer.echo(json.dumps(result, indent=2))
-    if result.get("event") == "dead_lettered" or result.get("outcome") in ("failed", "dead_lettered"):
-        raise typer.Exit(1)
+        _fail(f"cannot reach the function host at {host}: {exc}")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -298,6 +369,6 @@ def _default_app(root: Path) -> str:
     return app  # type: ignore[return-value]
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(2)

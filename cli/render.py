@@ -1,15 +1,24 @@
-"""Rich tables and JSON shapes for the deploy commands (rendering only, no logic)."""
+"""Rich tables, messages and JSON shapes for the deploy commands (rendering only, no logic).
+
+User text (paths, config values, error messages, CLI output) is always
+rendered literally: styles come from our labels, never from markup parsed
+out of what we print.
+"""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from onto_functions.deploy.backends import StepResult
 from onto_functions.deploy.bundle import Bundle
-from onto_functions.deploy.plan import Action, Step
+from onto_functions.deploy.pipeline import BundleReport, DeployReport
+from onto_functions.deploy.plan import Action, Step, summary
 from onto_functions.spec import TriggerSpec
 
 ACTION_STYLE = {
@@ -52,8 +61,8 @@ def triggers_table(specs: list[TriggerSpec]) -> Table:
     table.add_column("mode", no_wrap=True)
     table.add_column("options", overflow="fold")
     for s in specs:
-        table.add_row(s.name, s.kind.value, s.document, s.source_model or "-", s.sink or "-", s.mode.value,
-                      options_text(s))
+        _add_literal_row(table, s.name, s.kind.value, s.document, s.source_model or "-", s.sink or "-",
+                         s.mode.value, options_text(s))
     return table
 
 
@@ -67,8 +76,12 @@ def bundles_table(bundles: list[Bundle]) -> Table:
     for column in ("function", "path", "entry point", "hash"):
         table.add_column(column, overflow="fold")
     for b in bundles:
-        table.add_row(b.spec.name, _short_path(b.path), b.entry_point, b.short_hash)
+        _add_literal_row(table, b.spec.name, _short_path(b.path), b.entry_point, b.short_hash)
     return table
+
+
+def _add_literal_row(table: Table, *cells: str) -> None:
+    table.add_row(*(Text(cell) for cell in cells))
 
 
 def _short_path(path: Path) -> str:
@@ -92,9 +105,56 @@ def plan_table(steps: list[Step], title: str) -> Table:
         table.add_column(column, overflow="fold")
     for s in steps:
         style = ACTION_STYLE[s.action]
-        table.add_row(f"[{style}]{s.action.value}[/{style}]", s.name, s.region or "-", s.reason)
+        table.add_row(Text(s.action.value, style=style), *(Text(c) for c in (s.name, s.region or "-", s.reason)))
     return table
 
 
 def stderr_console() -> Console:
     return Console(stderr=True)
+
+
+def say(console: Console, label: str, style: str, text: str) -> None:
+    """`label text` with only the label styled; `text` is printed as it is."""
+    console.print(Text.assemble((label, style), " ", text), soft_wrap=True)
+
+
+def bundle_report_json(report: BundleReport) -> dict[str, Any]:
+    return {"bundles": [bundle_json(b) for b in report.bundles], "firebaseJson": str(report.firebase_json)}
+
+
+def print_bundle_report(report: BundleReport, out: Console, err: Console) -> None:
+    out.print(bundles_table(report.bundles))
+    say(err, "firebase.json in step:", "", f"{report.firebase_json} (one codebase per trigger)")
+
+
+def step_result_line(result: StepResult) -> Text:
+    """`ok create name`, or `FAILED create name` with the command's last lines below it."""
+    mark = Text("ok", style="green") if result.ok else Text("FAILED", style="red")
+    line = Text.assemble(mark, f" {result.step.action.value} {result.step.name}")
+    return line.append(f"\n  {result.detail}") if not result.ok else line
+
+
+def deploy_report_json(report: DeployReport) -> dict[str, Any]:
+    return {
+        "project": report.project, "backend": report.backend, "dryRun": report.dry_run,
+        "summary": summary(report.steps),
+        "steps": [step_json(s) for s in report.steps],
+        "commands": report.commands,
+        "results": [{"name": r.step.name, "action": r.step.action.value, "ok": r.ok, "detail": r.detail}
+                    for r in report.results],
+    }
+
+
+def print_deploy_report(report: DeployReport, out: Console, err: Console) -> None:
+    """The plan as a table, the exact commands, and which steps failed (if any)."""
+    counts = summary(report.steps)
+    title = f"plan for {report.project} ({report.backend}): " + ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+    out.print(plan_table(report.steps, title))
+    if report.commands:
+        out.print(Text("commands", style="bold") + (" (dry run: none was run)" if report.dry_run else ""))
+        for argv in report.commands:
+            out.print(shlex.join(argv), markup=False, highlight=False, soft_wrap=True)
+    if report.failed:
+        names = ", ".join(f"{r.step.action.value} {r.step.name}" for r in report.failed)
+        recorded = f"; the others were recorded in {report.state_file}" if report.state_file else ""
+        say(err, f"{len(report.failed)} step(s) failed:", "bold red", names + recorded)

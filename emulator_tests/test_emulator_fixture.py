@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from google.events.cloud.firestore_v1.types import DocumentEventData
 
-from onto_functions.local import emulator as emulator_mod
+from onto_functions.local import installation as emulator_mod
 from onto_functions.local.emulator import (
     EmulatorError,
     EmulatorNotFound,
@@ -23,7 +23,7 @@ from onto_functions.local.emulator import (
 )
 from onto_functions.local.receiver import Receiver
 from onto_functions.testing import wait_for
-from onto_functions.testing.plugin import EmulatorHandle
+from onto_functions.testing.emulator_fixtures import EmulatorHandle
 
 WRITTEN = "google.cloud.firestore.document.v1.written"
 

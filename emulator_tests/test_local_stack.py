@@ -1,8 +1,9 @@
-"""The local stack as a user drives it: `onto demo`, `onto emulate` in a subprocess, the `onto_stack` fixture.
+"""The local stack as a user drives it: `onto demo`, `onto emulate` in a subprocess, the `onto_stack` fixture,
+and the host's production-like mechanisms (several instances, killed instances, retries).
 
-The apps under test (emulator_tests/apps/counter.py, paced.py) are copied
-into a throwaway project folder first: deploy's bundler never ships files
-from a tests folder, and the stack runs exactly the bundles deploy builds.
+The apps under test (emulator_tests/apps/counter.py, paced.py, orders.py) are
+copied into a throwaway project folder first: deploy's bundler never ships
+files from a tests folder, and the stack runs exactly the bundles deploy builds.
 """
 
 from __future__ import annotations
@@ -18,13 +19,23 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import pytest
 
 from onto_functions import ledger
-from onto_functions.local.emulator import FirestoreEmulator, emulator_client
-from onto_functions.local.workers import free_port
+from onto_functions.local.backoff import Backoff
+from onto_functions.local.emulator import FirestoreEmulator
+from onto_functions.local.emulator_client import emulator_client
+from onto_functions.local.faults import FaultPlan, Faults
+from onto_functions.local.host import FunctionHost
+from onto_functions.local.loopback import free_port
+from onto_functions.local.queue import DurableQueue
+from onto_functions.local.stack import LocalStack, StackConfig
+from onto_functions.local.worker_pool import WorkerPool
+from onto_functions.local.workers import worker_env
+from onto_functions.spec import EventKind, TriggerSpec
 from onto_functions.testing import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +50,7 @@ def app_root(tmp_path_factory) -> Path:
     package = root / "stackapps"
     package.mkdir()
     (package / "__init__.py").write_text('"""Test apps for the local stack."""\n')
-    for name in ("counter.py", "paced.py"):
+    for name in ("counter.py", "paced.py", "orders.py"):
         shutil.copy(APPS / name, package / name)
     return root
 
@@ -89,9 +100,9 @@ class Emulate:
     def of(self, event: str, trigger: str | None = None) -> list[dict[str, Any]]:
         return [r for r in list(self.records) if r.get("event") == event and trigger in (None, r.get("trigger"))]
 
-    def wait(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    def wait(self, predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
         try:
-            return wait_for(predicate, timeout=timeout, message=what)
+            return wait_for(predicate, timeout=timeout, interval=interval, message=what)
         except AssertionError:
             raise AssertionError(f"{what}; exit code {self.proc.poll()}; stderr:\n{self.log.read_text()[-3000:]}")
 
@@ -281,7 +292,7 @@ def test_failing_trigger_is_retried_then_dead_lettered_while_others_flow(onto_st
                     timeout=60, message="three dead letters")
     for letter in dead:
         data = letter.to_dict()
-        assert data["trigger"] == "broken-explode" and data["attempts"] == 3
+        assert data["trigger"] == "broken-explode" and data["failedDeliveries"] == 3
         assert "handler bug" in data["error"]
         assert data["deadLetteredAt"].timestamp() > flowing_done  # the others did not wait for it
     stack.wait_idle(timeout=30)
@@ -325,3 +336,185 @@ def test_emulate_explains_what_is_missing_and_how_to_fix_it(app_root, tmp_path, 
     message = " ".join(proc.stderr.split())
     for text in expected:
         assert text in message
+
+
+# --------------------------------------------------------------------------- production's delivery, scaled down
+
+
+@pytest.fixture
+def start_stack(firestore_emulator, event_receiver, project_id, tmp_path, app_root):
+    """`start_stack(app, records, **StackConfig options)`: the stack in this process, on the session's
+    emulator, with options the `onto_stack` fixture does not take (instances, restart); its JSON records
+    are appended to `records`."""
+    stacks: list[LocalStack] = []
+
+    def start(app: str, records: list[dict[str, Any]], **options: Any) -> LocalStack:
+        shared = firestore_emulator.started_here and firestore_emulator.functions_emulator == event_receiver.host
+        config = StackConfig(app=app, project=project_id, state_dir=tmp_path / "stack", project_root=app_root,
+                             emulator_host=firestore_emulator.host if shared else None, **options)
+        stacks.append(LocalStack(config, receiver=event_receiver if shared else None, on_event=records.append))
+        return stacks[-1].start()
+
+    yield start
+    for stack in stacks:
+        stack.stop()
+
+
+def pids(records: list[dict[str, Any]], event: str, trigger: str) -> set[int]:
+    return {r["pid"] for r in list(records) if r.get("event") == event and r.get("trigger") == trigger}
+
+
+def test_deliveries_are_spread_over_a_triggers_instances(start_stack):
+    records: list[dict[str, Any]] = []
+    stack = start_stack("stackapps.counter", records, instances=2, concurrency=2)
+    db = stack.client()
+    for i in range(12):
+        db.document(f"docs/d{i}").set({"state": f"s{i}"})
+    wait_for(lambda: len(db.collection("latest").get()) == 12, timeout=60, message="12 mirrored views")
+    stack.wait_idle(timeout=30)
+    served = [(r["instance"], r["pid"]) for r in records
+              if r.get("event") == "delivered" and r["trigger"] == "latest-mirror"]
+    assert len(served) == 12
+    assert {instance for instance, _ in served} == {0, 1}
+    assert len({pid for _, pid in served}) == 2  # two processes served the trigger
+    assert stack.info()["instances"] == 2 and len(stack.workers.running()["latest-mirror"]) == 2
+
+
+def test_a_killed_instance_is_replaced_and_every_event_still_lands(start_stack):
+    records: list[dict[str, Any]] = []
+    # Every answered delivery kills the instance that answered; 2 in flight, so one is often cut off mid-request.
+    stack = start_stack("stackapps.counter", records, instances=2, concurrency=2,
+                        faults=FaultPlan(restart=1.0, seed=3))
+    db = stack.client()
+    for i in range(6):
+        db.document(f"docs/k{i}").set({"state": f"s{i}"})
+    expected = {f"k{i}": f"s{i}" for i in range(6)}
+    wait_for(lambda: {s.id: s.to_dict()["state"] for s in db.collection("latest").get()} == expected,
+             timeout=120, message="all 6 views, through killed instances")
+    stack.wait_idle(timeout=60)
+    answered = [r["pid"] for r in records if r.get("event") in ("delivered", "retry") and r.get("status")]
+    killed = pids(records, "restarted", "latest-mirror")
+    assert len(answered) >= 6 and set(answered) == killed  # each answer killed the instance that gave it
+    assert len(set(answered)) == len(answered)  # ... so every delivery met a freshly started instance
+    assert killed <= pids(records, "worker_started", "latest-mirror")
+    assert len(marks(db, "latest-mirror")) == 6  # each event's effect once
+    assert not any(alive(pid) for pid in killed)
+    assert stack.snapshot()["latest-mirror"]["injected_restarts"] == len(killed)
+
+
+ANSWERS_LATER = '''
+"""A stand-in function: answers 400 to its first two requests, then applies."""
+import functions_framework
+
+calls = []
+
+
+@functions_framework.http
+def answers_later(request):
+    calls.append(1)
+    if len(calls) <= 2:
+        return '{"error": "not yet"}', 400, {"Content-Type": "application/json"}
+    return '{"outcome": "applied"}', 200, {"Content-Type": "application/json"}
+'''
+
+
+def test_a_4xx_answer_is_retried_like_any_other_failure(tmp_path):
+    """Eventarc retries every non-2xx answer; so does the host (here a real functions-framework process)."""
+    folder = tmp_path / "answers-later"
+    folder.mkdir()
+    (folder / "main.py").write_text(ANSWERS_LATER)
+    spec = TriggerSpec(name="answers-later", kind=EventKind.WRITTEN, document="docs/{doc_id}",
+                       module="main", mediator="StandIn", handler="answers_later")
+    bundle = SimpleNamespace(spec=spec, path=folder, entry_point=spec.entry_point)
+    pool = WorkerPool([bundle], env=worker_env(emulator_host="127.0.0.1:9", project="demo-stand-in", concurrency=1),
+                      log_dir=tmp_path / "logs", instances=1)
+    records: list[dict[str, Any]] = []
+    with DurableQueue(tmp_path / "queue.sqlite") as queue:
+        host = FunctionHost([spec], queue, pool, faults=Faults(), backoff=Backoff(base=0.05, cap=0.2),
+                            on_event=records.append).start()
+        try:
+            final = host.invoke("answers-later", "docs/d1", project="demo-stand-in", after={"n": 1}, wait=60)
+        finally:
+            host.stop()
+            pool.close()
+            host.join()
+    assert (final["event"], final["outcome"], final["attempt"]) == ("delivered", "applied", 3)
+    retries = [r for r in records if r.get("event") == "retry"]
+    assert [(r["status"], r["outcome"]) for r in retries] == [(400, "refused"), (400, "refused")]
+    counts = host.stats.snapshot()["answers-later"]
+    assert (counts["refused"], counts["retried"], counts["applied"]) == (2, 2, 1)
+
+
+ORDERS = 1000  # each created, then updated: 2,000 writes, 3,000 trigger events (1,000 receipts, 2,000 counts)
+
+
+def write_orders(db) -> None:
+    """1,000 orders created, then each one updated, in batches (the emulator sends one event per write)."""
+    for update in (False, True):
+        for start in range(0, ORDERS, 500):
+            batch = db.batch()
+            for i in range(start, start + 500):
+                ref = db.document(f"orders/o{i}")
+                if update:
+                    batch.update(ref, {"status": "paid"})
+                else:
+                    batch.set(ref, {"amount": i % 50 + 1, "shard": i % 10, "status": "new"})
+            batch.commit()
+
+
+def every_event_answered(stack: Emulate, expected: dict[str, int]) -> bool:
+    answered: dict[str, set[str]] = {trigger: set() for trigger in expected}
+    for r in list(stack.records):
+        if r.get("event") == "delivered" and r.get("trigger") in answered:
+            answered[r["trigger"]].add(r["eventId"])
+    return all(len(answered[t]) >= n for t, n in expected.items())
+
+
+@pytest.mark.slow
+def test_chaos_2000_writes_through_killed_instances_give_exact_results(app_root, tmp_path):
+    """Duplicates, reordering, failures after commit AND killed instances, 2 instances per trigger:
+    a handler that creates a document per event and one that counts every event come out exact."""
+    project = f"demo-chaos-{uuid.uuid4().hex[:8]}"
+    began = time.monotonic()
+    stack = Emulate(["stackapps.orders", "--project", project, "--instances", "2", "--duplicate", "0.2",
+                     "--reorder", "0.2", "--fail", "0.1", "--restart", "0.01", "--seed", "11"],
+                    app_root, tmp_path / "emulate.log")
+    try:
+        ready = stack.ready()
+        assert ready.get("event") == "ready", ready
+        db = emulator_client(project, ready["emulator"])
+        write_orders(db)
+        expected = {"receipt-issue": ORDERS, "order-tally-count": 2 * ORDERS}
+        stack.wait(lambda: every_event_answered(stack, expected), 240, "every event acknowledged", interval=0.5)
+        elapsed = time.monotonic() - began
+
+        receipts = {s.id: s.to_dict() for s in db.collection("receipts").get()}
+        assert receipts == {f"o{i}": {"order": f"o{i}", "amount": i % 50 + 1} for i in range(ORDERS)}
+        counts = {s.id: s.to_dict() for s in db.collection("orderCounts").get()}
+        assert sorted(counts) == [f"s{n}" for n in range(10)]
+        for shard in counts.values():  # 100 orders per shard, 2 events each, each counted once
+            assert shard["events"] == len(shard["eventIds"]) == len(set(shard["eventIds"])) == 200
+        for trigger, n in expected.items():
+            received = {r["eventId"] for r in stack.of("received", trigger)}
+            recorded = [m["eventId"] for m in marks(db, trigger)]
+            assert len(received) == n and sorted(recorded) == sorted(received), trigger  # each event once
+        assert list(db.collection(ledger.DEAD_LETTERS).get()) == [] and stack.of("dead_lettered") == []
+        answers = stack.of("delivered") + stack.of("retry")
+        assert not [r for r in answers if r.get("outcome") in ("failed", "refused")]
+        # the faults did happen, and were absorbed
+        assert stack.of("duplicated") and stack.of("restarted") and [r for r in stack.of("retry") if r.get("injected")]
+        assert [r for r in stack.of("received") if r.get("heldBackMs")]
+        for trigger in expected:
+            assert len({r["pid"] for r in stack.of("delivered", trigger)}) >= 3  # 2 instances, one replaced at least
+        db.close()
+    except BaseException:
+        stack.kill()
+        raise
+    assert stack.terminate() == 0
+    final = stack.of("stopped")[0]["triggers"]
+    print(f"chaos run: {elapsed:.0f} s to the last acknowledgement; per trigger: {final}")  # shown with -s
+    for trigger, n in expected.items():
+        counts = final[trigger]
+        # an answer lost with its killed instance may have committed: its redelivery answers duplicate
+        assert n - counts["unanswered"] <= counts["applied"] <= n and counts["injected_restarts"] > 0
+    assert elapsed < 180, f"the chaos run took {elapsed:.0f} s"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from google.api_core.exceptions import FailedPrecondition
 
-from onto_functions.unit_of_work import StaleRead, UnitOfWork
+from onto_functions.unit_of_work import CommitRejected, StaleRead, UnitOfWork
 
 
 def test_blind_writes_commit_without_validation(db):
@@ -22,8 +22,9 @@ def test_changed_read_only_document_fails_validation(db):
     seen = work.read("sources/s")
     work.write("views/s", {"copy": seen.data["v"]})
     db.document("sources/s").set({"v": 2})  # a concurrent writer
-    with pytest.raises(StaleRead, match="sources/s"):
+    with pytest.raises(CommitRejected, match="sources/s") as caught:
         work.commit()
+    assert isinstance(caught.value.cause, StaleRead)
     assert not db.document("views/s").get().exists
 
 
@@ -32,8 +33,9 @@ def test_document_created_after_it_was_read_as_absent_fails_validation(db):
     assert work.read("sources/new") is None
     work.write("views/new", {"seen": False})
     db.document("sources/new").set({"v": 1})
-    with pytest.raises(StaleRead):
+    with pytest.raises(CommitRejected) as caught:
         work.commit()
+    assert isinstance(caught.value.cause, StaleRead)
 
 
 def test_changed_query_result_fails_validation(db):
@@ -42,7 +44,7 @@ def test_changed_query_result_fails_validation(db):
     assert len(work._run_query("tickets", (("meeting", "m"),))) == 1
     work.write("views/m", {"count": 1})
     db.document("tickets/b").set({"meeting": "m"})  # a new match: a phantom
-    with pytest.raises(StaleRead, match="query on tickets"):
+    with pytest.raises(CommitRejected, match="query on tickets"):
         work.commit()
 
 
@@ -52,8 +54,9 @@ def test_read_modify_write_loses_to_a_concurrent_write(db):
     n = work.read("views/hot").data["n"]
     work.write("views/hot", {"n": n + 1})
     db.document("views/hot").set({"n": 10})
-    with pytest.raises(FailedPrecondition):
+    with pytest.raises(CommitRejected) as caught:
         work.commit()
+    assert isinstance(caught.value.cause, FailedPrecondition)
     assert db.document("views/hot").get().to_dict() == {"n": 10}
 
 

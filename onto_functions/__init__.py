@@ -10,7 +10,7 @@ from .discovery import discover
 from .events import DocumentEvent, Snapshot
 from .mediator import Mediator, sink, source
 from .models import DomainModel, SchemaError, ViewModel
-from .spec import EventKind, Mode, TriggerOptions, TriggerSpec
+from .spec import EventKind, Mode, Semantics, TriggerOptions, TriggerSpec
 from .store import Store
 from .values import DocRef
 
@@ -23,6 +23,7 @@ __all__ = [
     "Mediator",
     "Mode",
     "SchemaError",
+    "Semantics",
     "Snapshot",
     "Store",
     "TriggerOptions",

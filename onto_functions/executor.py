@@ -1,110 +1,62 @@
-"""The Query+Task executor: each event's effect commits exactly once.
+"""The Query+Task executor: each event's effect commits exactly once, on any instance.
 
-One delivery of an event runs this loop:
+One delivery of an event runs this loop (see `_Delivery.run`):
 
-1. Give up early on what can never succeed: an event older than
-   `max_event_age_seconds`, or snapshots that do not fit the source model
-   (the event's data never changes, so a retry cannot help). Both are
-   dead-lettered with the reason, and acknowledged.
-2. One attempt: read the ledger mark, the document's watermark and any dead
-   letter in one round trip. A mark means a duplicate delivery: acknowledge,
-   write nothing. A watermark at or past this event's version means a newer
-   event for the same document was applied: acknowledge as superseded, so a
-   late event never regresses a view. Otherwise run the handler against a
-   UnitOfWork (see unit_of_work.py: reads recorded, writes buffered) and
-   commit its writes, the new ledger mark and the advanced watermark in one
-   atomic commit whose preconditions prove nothing it read has changed.
-   All of it commits together, or none of it does.
-3. Contention (a precondition that failed, a mark created by a concurrent
-   delivery, an aborted transaction) discards the attempt and re-runs it on
-   fresh data after jittered exponential backoff, bounded by attempts and a
-   deadline.
-4. A handler error answers non-2xx so the platform redelivers; the failed
-   delivery is counted, and at `max_deliveries` the event is dead-lettered
-   (event, error, attempts) and acknowledged. Nothing is silently lost.
+1. Settle what the ledger already knows, in one round trip: a mark means the
+   event was applied (by any instance, fresh or warm): a duplicate, nothing
+   written. A dead letter means it was given up on. An event older than
+   `max_event_age_seconds` is dead-lettered. Under *latest state* semantics a
+   watermark at or past this event's version means a newer event of the same
+   document was applied: the event is superseded, so a late event never
+   regresses a view.
+2. Run the handler against a UnitOfWork (reads recorded, writes buffered),
+   then commit its writes and the ledger mark (and, for latest state, the
+   advanced watermark) in one atomic commit whose preconditions prove that
+   nothing it read has changed and that the mark does not exist yet.
+3. The commit alone says what contention is. A rejected or uncertain commit
+   is never named before the ledger is read again: a mark found then makes
+   the delivery a duplicate (or, carrying this delivery's token, applied).
+   Otherwise the attempt is re-run on fresh data after jittered backoff,
+   bounded by attempts and a deadline; running out answers "contended"
+   (non-2xx: redeliver) without counting a handler failure.
+4. An exception from the handler is the handler's: no re-run in this
+   delivery. The failed delivery is counted, non-2xx asks for a redelivery,
+   and at `max_deliveries` (or at once when the platform will not redeliver,
+   or when the event's own data does not fit the model) the event is
+   dead-lettered and acknowledged. Nothing is silently lost.
+
+Step 1's round trip is skipped when the answer can be guessed, which is the
+common case: under *every event* semantics the mark's create precondition
+proves "not applied yet" by itself; under *latest state* the process guesses
+the watermark (watermarks.py). A wrong guess commits nothing and costs one
+more attempt, with the read.
 """
 
 from __future__ import annotations
 
-import logging
 import random
-import threading
 import time
 import traceback
-from dataclasses import dataclass, replace
+import uuid
 from datetime import datetime
 from typing import Any, Callable
 
 from . import ledger
-from .change import Change
+from . import outcome as status
+from .change import Change, UnfitSnapshot
+from .contention import ContentionPolicy
 from .events import DocumentEvent
+from .failures import FailureBook
+from .hot_documents import HotDocuments
+from .ledger import LedgerState
 from .mediator import Mediator
-from .models import SchemaError
-from .spec import EventKind, Mode, TriggerSpec
-from .store import Store, write_retry
-from .unit_of_work import StaleRead, UnitOfWork, Write
-
-log = logging.getLogger("onto_functions.executor")
-
-APPLIED = "applied"
-DUPLICATE = "duplicate"
-SUPERSEDED = "superseded"
-IGNORED = "ignored"
-DEAD_LETTERED = "dead_lettered"
-FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one delivery did; `acknowledged` decides 2xx (done) or non-2xx (redeliver)."""
-
-    status: str
-    trigger: str
-    event_id: str
-    attempts: int = 1
-    detail: str = ""
-
-    @property
-    def acknowledged(self) -> bool:
-        return self.status != FAILED
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "outcome": self.status,
-            "trigger": self.trigger,
-            "eventId": self.event_id,
-            "attempts": self.attempts,
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True)
-class ContentionPolicy:
-    """Bounds on one delivery's transaction attempts under contention."""
-
-    max_attempts: int = 40
-    base_delay: float = 0.02
-    max_delay: float = 1.0
-    deadline_seconds: float = 45.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        # Full jitter: spreads contending writers apart instead of re-colliding.
-        return rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
-
-
-def _is_contention(exc: BaseException) -> bool:
-    from google.api_core import exceptions as gexc
-
-    retryable = (gexc.Aborted, gexc.AlreadyExists, gexc.Conflict, gexc.FailedPrecondition,
-                 gexc.NotFound, gexc.DeadlineExceeded, gexc.ServiceUnavailable, gexc.InternalServerError)
-    if isinstance(exc, (StaleRead, *retryable)):
-        return True
-    # The client wraps a commit that aborted on its last attempt in a ValueError.
-    return isinstance(exc, ValueError) and isinstance(exc.__cause__, retryable)
-
+from .outcome import Outcome
+from .spec import Mode, Semantics, TriggerSpec
+from .unit_of_work import CommitRejected, CommitUncertain, UnitOfWork, Write
+from .watermarks import NO_GUESS, WatermarkCache, applied_order
 
 class Executor:
-    """Runs one trigger's handler for decoded events (one instance per function process)."""
+    """Runs one trigger's handler for decoded events (one per function process, shared by its threads)."""
 
     def __init__(
         self,
@@ -117,225 +69,262 @@ class Executor:
         rng: random.Random | None = None,
     ) -> None:
         self.spec = spec
-        self.mediator = mediator
         attr, self.source = type(mediator).handler_for(spec.name)
         self.handler = getattr(mediator, attr)
+        self.decode = self.source.decode if self.source.model is not None else None
         self.client_for = client_for
-        # Give up on contention well before the platform's timeout kills the
-        # function, so the failure is counted and answered, not cut off.
-        self.contention = replace(contention, deadline_seconds=min(contention.deadline_seconds,
-                                                         0.75 * spec.options.timeout_seconds))
+        self.contention = contention.within_timeout(spec.options.timeout_seconds)
         self.clock = clock
         self.rng = rng or random.Random()
-        self.template = self.source.pattern
+        self.failures = FailureBook(spec, clock)
         self.watermarks = WatermarkCache()
+        self.hot = HotDocuments()
+        self.keeps_ledger = spec.mode is Mode.EXACTLY_ONCE
+        self.latest_state = self.keeps_ledger and spec.semantics is Semantics.LATEST_STATE
 
-    # -- entry -----------------------------------------------------------------
     def process(self, event: DocumentEvent) -> Outcome:
-        spec = self.spec
-        params = self.template.match(event.document)
+        params = self.source.pattern.match(event.document)
         if params is None:
-            return self._outcome(IGNORED, event, detail=f"{event.document!r} does not match {spec.document!r}")
-        if not spec.kind.fires_for(event.kind):
-            return self._outcome(IGNORED, event, detail=f"{event.kind.value} event on a {spec.kind.trigger_name} trigger")
+            return self.outcome(status.IGNORED, event, detail=f"{event.document!r} does not match {self.spec.document!r}")
+        if not self.spec.kind.fires_for(event.kind):
+            detail = f"{event.kind.value} event on a {self.spec.kind.trigger_name} trigger"
+            return self.outcome(status.IGNORED, event, detail=detail)
         event = event.bind(params)
-        client = self.client_for(event.project, event.database)
-        now = self.clock()
-        age = (now - event.time).total_seconds()
-        if age > spec.options.max_event_age_seconds:
-            return self._dead_letter(client, event, f"event is {age:.0f} s old, past max_event_age_seconds="
-                                     f"{spec.options.max_event_age_seconds}", attempts=0)
-        try:
-            change = self._change(event)
-        except SchemaError as exc:
-            return self._dead_letter(client, event, f"bad source document: {exc}", attempts=0)
-        try:
-            return self._run(client, event, change)
-        except Exception as exc:  # the handler's, or contention past the bounds
-            return self._failed(client, event, exc)
+        return _Delivery(self, self.client_for(event.project, event.database), event).run()
 
-    # -- the transaction loop ------------------------------------------------------
-    def _change(self, event: DocumentEvent) -> Change:
-        decode = self.source.decode
-        before = decode(event.document, event.before.data) if event.before else None
-        after = decode(event.document, event.after.data) if event.after else None
-        return Change(event=event, before=before, after=after)
+    def outcome(self, name: str, event: DocumentEvent, **fields: Any) -> Outcome:
+        return Outcome(status=name, trigger=self.spec.name, event_id=event.id, **fields)
 
-    def _run(self, client: Any, event: DocumentEvent, change: Change) -> Outcome:
-        policy = self.contention
-        started = time.monotonic()
-        attempt = 0
-        speculate = True
-        while True:
-            attempt += 1
-            try:
-                status = self._attempt(client, event, change, speculate=speculate)
-                return self._outcome(status, event, attempts=attempt)
-            except Exception as exc:
-                if not _is_contention(exc):
-                    raise
-                self.watermarks.forget(event.document)
-                elapsed = time.monotonic() - started
-                if attempt >= policy.max_attempts or elapsed >= policy.deadline_seconds:
-                    raise RuntimeError(
-                        f"gave up after {attempt} attempts in {elapsed:.1f} s of contention: {exc}"
-                    ) from exc
-                if speculate:
-                    speculate = False  # a wrong guess, not contention: read and go again at once
-                else:
-                    time.sleep(policy.delay(attempt, self.rng))
-
-    def _attempt(self, client: Any, event: DocumentEvent, change: Change, *, speculate: bool) -> str:
-        """One optimistic attempt: check the ledger, run the handler, commit if still valid.
-
-        The ledger read costs a round trip; it is skipped when this process can
-        guess the watermark (a create, whose document has no history, or a
-        document this process applied last). The commit itself proves the
-        guess: the mark must not exist, the watermark must be as guessed and no
-        dead letter may exist, or nothing commits and the attempt is redone
-        with the read.
-        """
-        guarded: list[tuple[Write, Any]] = []
-        if self.spec.mode is Mode.EXACTLY_ONCE:
-            name = self.spec.name
-            mark_path = ledger.mark_path(name, event.id)
-            watermark_path = ledger.watermark_path(name, event.document)
-            dead_path = ledger.dead_letter_path(name, event.id)
-            guess = self.watermarks.guess(event) if speculate else _NO_GUESS
-            if guess is not _NO_GUESS:
-                watermark_guard = guess
-                guarded.append((Write("delete", dead_path), None))  # asserts: not dead-lettered
-            else:
-                mark, watermark, dead = Store(client).read_all([mark_path, watermark_path, dead_path])
-                if mark is not None:
-                    return DUPLICATE
-                if dead is not None:
-                    return DEAD_LETTERED
-                if watermark is not None and _applied_order(watermark.data) >= event.order_key:
-                    # Marked too, so a redelivery of this event is a cheap duplicate.
-                    UnitOfWork(client).commit([(Write("create", mark_path, self._mark(event, SUPERSEDED)), True)])
-                    return SUPERSEDED
-                watermark_guard = watermark.update_time if watermark is not None else None
-            version, rank = event.order_key
-            guarded += [
-                (Write("create", mark_path, self._mark(event, APPLIED)), True),
-                (Write("set", watermark_path, {
-                    "trigger": name,
-                    "document": event.document,
-                    "version": version,
-                    "rank": rank,
-                    "eventId": event.id,
-                    ledger.EXPIRY_FIELD: ledger.expiry(self.clock(), self.spec.options.ledger_ttl_days),
-                }), watermark_guard),
-            ]
-        work = UnitOfWork(client)
-        self.handler(change, work)
-        written = work.commit(guarded)
-        if self.spec.mode is Mode.EXACTLY_ONCE and watermark_path in written:
-            self.watermarks.remember(event, written[watermark_path])
-        return APPLIED
-
-    def _mark(self, event: DocumentEvent, status: str) -> dict[str, Any]:
+    def mark(self, event: DocumentEvent, name: str, token: str) -> dict[str, Any]:
         now = self.clock()
         return {
-            "trigger": self.spec.name,
-            "eventId": event.id,
-            "document": event.document,
-            "eventType": event.event_type,
-            "version": event.version,
-            "outcome": status,
-            "committedAt": now,
+            "trigger": self.spec.name, "eventId": event.id, "document": event.document,
+            "eventType": event.event_type, "version": event.version, "outcome": name,
+            "committedAt": now, "attemptToken": token,
             ledger.EXPIRY_FIELD: ledger.expiry(now, self.spec.options.ledger_ttl_days),
         }
 
-    # -- failure -----------------------------------------------------------------------
-    def _failed(self, client: Any, event: DocumentEvent, exc: Exception) -> Outcome:
-        from google.cloud.firestore import Increment
-
-        error = _describe(exc)
-        path = ledger.failure_path(self.spec.name, event.id)
-        now = self.clock()
-        ref = client.document(path)
-        ref.set(retry=write_retry(), document_data={
-            "trigger": self.spec.name,
+    def watermark(self, event: DocumentEvent) -> dict[str, Any]:
+        version, rank = event.order_key
+        return {
+            "trigger": self.spec.name, "document": event.document, "version": version, "rank": rank,
             "eventId": event.id,
-            "document": event.document,
-            "attempts": Increment(1),
-            "lastError": error,
-            "lastFailedAt": now,
-            ledger.EXPIRY_FIELD: ledger.expiry(now, self.spec.options.ledger_ttl_days),
-        }, merge=True)
-        attempts = int((ref.get().to_dict() or {}).get("attempts", 1))
-        log.warning("%s: event %s on %s failed (delivery %d of %d): %s", self.spec.name, event.id,
-                    event.document, attempts, self.spec.options.max_deliveries, error)
-        if attempts >= self.spec.options.max_deliveries:
-            return self._dead_letter(client, event, error, attempts=attempts)
-        return self._outcome(FAILED, event, attempts=attempts, detail=error)
-
-    def _dead_letter(self, client: Any, event: DocumentEvent, reason: str, *, attempts: int) -> Outcome:
-        now = self.clock()
-        Store(client).write(ledger.dead_letter_path(self.spec.name, event.id), {
-            "trigger": self.spec.name,
-            "eventId": event.id,
-            "eventType": event.event_type,
-            "eventTime": event.time,
-            "document": event.document,
-            "before": event.before.data if event.before else None,
-            "after": event.after.data if event.after else None,
-            "error": reason,
-            "attempts": attempts,
-            "deadLetteredAt": now,
-            ledger.EXPIRY_FIELD: ledger.expiry(now, self.spec.options.ledger_ttl_days),
-        })
-        log.error("%s: event %s on %s dead-lettered: %s", self.spec.name, event.id, event.document, reason)
-        return self._outcome(DEAD_LETTERED, event, attempts=attempts, detail=reason)
-
-    def _outcome(self, status: str, event: DocumentEvent, *, attempts: int = 1, detail: str = "") -> Outcome:
-        return Outcome(status=status, trigger=self.spec.name, event_id=event.id, attempts=attempts, detail=detail)
+            ledger.EXPIRY_FIELD: ledger.expiry(self.clock(), self.spec.options.ledger_ttl_days),
+        }
 
 
-_NO_GUESS = object()
+class _Delivery:
+    """One delivery of one event: the attempts, what the ledger said, what to answer."""
+
+    def __init__(self, executor: Executor, client: Any, event: DocumentEvent) -> None:
+        self.x = executor
+        self.client = client
+        self.event = event
+        self.token = uuid.uuid4().hex  # tells this delivery's own mark from a concurrent one's
+        self.attempts = 0
+        self.started = time.monotonic()
+        self.state: LedgerState | None = None
+        self.guess: Any = self._first_guess()
+        self.unproven_create: UnitOfWork | None = None
+        self.queued: list = []  # hot documents whose turn the next attempt takes
+        self.skipped_read = False  # the last retry went without reading the ledger
+        self.pause = 0.0  # backoff before the next attempt
+
+    # -- the loop ------------------------------------------------------------
+    def run(self) -> Outcome:
+        while True:
+            settled = self._settle()
+            if settled is not None:
+                return settled
+            self.attempts += 1
+            done = self._attempt()
+            if done is not None:
+                return done
+            time.sleep(self.pause)
+
+    def _attempt(self) -> Outcome | None:
+        """Run the handler and commit once; None to go again. A retry of a hot document
+        holds its turn throughout (hot_documents.py); a first attempt only while committing."""
+        held = self.queued
+        with self.x.hot.turn(held, self._remaining()):
+            work = UnitOfWork(self.client)
+            try:
+                self.x.handler(Change(self.event, self.x.decode), work)
+            except UnfitSnapshot as exc:
+                return self._handler_failed(exc, permanent=True)
+            except Exception as exc:  # the handler's own error: never contention
+                return self._handler_failed(exc)
+            keys = [(self.event.project, self.event.database, path) for path in work.writes]
+            with self.x.hot.turn([] if held else keys, self._remaining()):
+                try:
+                    written = work.commit(self._bookkeeping())
+                except (CommitRejected, CommitUncertain) as exc:
+                    return self._lost_race(work, exc, keys, queued=bool(held))
+                except Exception as exc:  # Firestore refused the handler's writes (too large, invalid)
+                    return self._handler_failed(exc)
+        return self._applied(written)
+
+    def _remaining(self) -> float:
+        return self.x.contention.deadline_seconds - (time.monotonic() - self.started)
+
+    def _settle(self) -> Outcome | None:
+        """An outcome decided without running the handler, or None to run it."""
+        if not self.x.keeps_ledger:
+            return self._too_old() or (self._create_conflict() if self.unproven_create is not None else None)
+        if self.guess is not NO_GUESS:
+            return None
+        state = self.state = ledger.read_state(self.client, self.x.spec.name, self.event)
+        if state.mark is not None:
+            ours = state.mark.data.get("attemptToken") == self.token  # our uncertain commit landed
+            return self._done(status.APPLIED if ours else status.DUPLICATE)
+        if state.dead_letter is not None:
+            return self._done(status.DEAD_LETTERED, detail=str(state.dead_letter.data.get("error", "")))
+        too_old = self._too_old()
+        if too_old is not None or self._superseded(state):
+            return too_old or self._supersede()
+        if self.unproven_create is not None:
+            return self._create_conflict()
+        return None
+
+    # -- guesses and bookkeeping ----------------------------------------------
+    def _first_guess(self) -> Any:
+        """What the commit may assume instead of reading the ledger first (NO_GUESS: read)."""
+        if not self.x.keeps_ledger or self._age() > self.x.spec.options.max_event_age_seconds:
+            return NO_GUESS
+        return self.x.watermarks.guess(self.event) if self.x.latest_state else None
+
+    def _bookkeeping(self) -> list[tuple[Write, Any]]:
+        if not self.x.keeps_ledger:
+            return []
+        name, event = self.x.spec.name, self.event
+        guarded: list[tuple[Write, Any]] = [
+            (Write("create", ledger.mark_path(name, ledger.event_key(event)), self.x.mark(event, status.APPLIED, self.token)), True),
+            (Write("delete", ledger.dead_letter_path(name, ledger.event_key(event))), None),  # asserts: not dead-lettered
+        ]
+        if self.x.latest_state:
+            guarded.append((Write("set", ledger.watermark_path(name, event.document), self.x.watermark(event)),
+                            self._watermark_guard()))
+        return guarded
+
+    def _watermark_guard(self) -> Any:
+        if self.guess is not NO_GUESS:
+            return self.guess
+        seen = self.state.watermark if self.state is not None else None
+        return seen.update_time if seen is not None else None
+
+    def _superseded(self, state: LedgerState) -> bool:
+        seen = state.watermark
+        return self.x.latest_state and seen is not None and applied_order(seen.data) >= self.event.order_key
+
+    def _supersede(self) -> Outcome:
+        mark = self.x.mark(self.event, status.SUPERSEDED, self.token)
+        try:  # marked too, so a redelivery of this event is a cheap duplicate
+            UnitOfWork(self.client).commit([(Write("create", ledger.mark_path(self.x.spec.name, ledger.event_key(self.event)), mark), True)])
+        except (CommitRejected, CommitUncertain):
+            pass  # a concurrent delivery marked it: settled either way
+        return self._done(status.SUPERSEDED)
+
+    # -- after the commit ---------------------------------------------------------
+    def _applied(self, written: dict[str, datetime]) -> Outcome:
+        path = ledger.watermark_path(self.x.spec.name, self.event.document)
+        if self.x.latest_state and path in written:
+            self.x.watermarks.remember(self.event, written[path])
+        return self._done(status.APPLIED)
+
+    def _lost_race(self, work: UnitOfWork, exc: Exception, keys: list, *, queued: bool) -> Outcome | None:
+        """Prepare the next attempt (read the ledger first; queue on what was contended; back
+        off unless a guess was wrong or the queue will space attempts), or answer "contended"
+        when the bounds are spent."""
+        guessed = self.guess is not NO_GUESS
+        rejected = isinstance(exc, CommitRejected)
+        # Under every-event semantics a failed precondition on the handler's writes says the
+        # mark was still absent, and the next commit's create of it proves that again: no read.
+        # A create that found its document (the mark's?) or an unknown fate must be read.
+        again = (rejected and not exc.found_existing and self.x.keeps_ledger and not self.x.latest_state
+                 and not self.skipped_read)  # never twice in a row: a rejection may hide a dead letter
+        self.skipped_read = again
+        self.guess = None if again else NO_GUESS
+        self.x.watermarks.forget(self.event.document)
+        self.unproven_create = work if rejected and exc.found_existing and work.writes else None
+        if rejected and keys:
+            self.x.hot.mark(keys)
+            self.queued = keys
+        elapsed = time.monotonic() - self.started
+        policy = self.x.contention
+        if self.attempts >= policy.max_attempts or elapsed >= policy.deadline_seconds:
+            return self._contended(f"lost every commit race: {self.attempts} attempts in {elapsed:.1f} s; last: {exc}")
+        # Lost while holding the turn: another instance writes here too; spread out.
+        backoff = queued or not ((guessed and not again) or self.queued)
+        self.pause = policy.delay(self.attempts, self.x.rng) if backoff else 0.0
+        return None
+
+    def _contended(self, detail: str) -> Outcome:
+        """Redeliver later without counting a handler failure; with retries off no
+        redelivery will come, so the event is dead-lettered instead of dropped."""
+        if self.x.keeps_ledger:
+            settled = self._settle_now()
+            if settled is not None:
+                return settled
+        if not self.x.spec.options.retry:
+            return self._dead_letter(detail, 0)
+        return self._done(status.CONTENDED, detail=detail)
+
+    def _create_conflict(self) -> Outcome | None:
+        """After a rejected create, with no mark in the ledger: the handler's create, or contention?"""
+        work, self.unproven_create = self.unproven_create, None
+        existing = work.created_paths_that_exist() if work is not None else []
+        if existing:
+            error = RuntimeError(f"the handler creates {', '.join(existing)}, which already exists")
+            return self._handler_failed(error)
+        return None
+
+    # -- failures ------------------------------------------------------------------
+    def _settle_now(self) -> Outcome | None:
+        """Read the ledger now: the event may be a redelivery of one already applied."""
+        self.guess = NO_GUESS
+        return self._settle()
+
+    def _handler_failed(self, exc: Exception, *, permanent: bool = False) -> Outcome:
+        if self.x.keeps_ledger:
+            settled = self._settle_now()  # another instance may have applied it meanwhile
+            if settled is not None:
+                return settled
+        error = describe(exc)
+        seen = self.state.failure if self.state is not None else None
+        before = int(seen.data.get("deliveries", 0)) if seen else 0
+        if permanent:
+            return self._dead_letter(f"the event does not fit the source model: {error}", before + 1)
+        options = self.x.spec.options
+        if not options.retry:  # nothing will redeliver: no count to keep
+            return self._dead_letter(error, before + 1)
+        failed = self.x.failures.count(self.client, self.event, error, seen)
+        if failed >= options.max_deliveries:
+            return self._dead_letter(error, failed)
+        return self._done(status.FAILED, failed_deliveries=failed, detail=error)
+
+    def _too_old(self) -> Outcome | None:
+        age, limit = self._age(), self.x.spec.options.max_event_age_seconds
+        if age <= limit:
+            return None
+        seen = self.state.failure if self.state is not None else None
+        failed = int(seen.data.get("deliveries", 0)) if seen else 0
+        hint = "" if failed else "; no delivery of it ever finished (each timed out or crashed?)"
+        return self._dead_letter(f"event is {age:.0f} s old, past max_event_age_seconds={limit}{hint}", failed)
+
+    def _dead_letter(self, reason: str, failed: int) -> Outcome:
+        if not self.x.failures.dead_letter(self.client, self.event, reason, failed_deliveries=failed,
+                                           unless_applied=self.x.keeps_ledger):
+            return self._settle_now() or self._done(status.DUPLICATE)  # applied meanwhile: not dead
+        return self._done(status.DEAD_LETTERED, failed_deliveries=failed, detail=reason)
+
+    def _age(self) -> float:
+        return (self.x.clock() - self.event.time).total_seconds()
+
+    def _done(self, name: str, **fields: Any) -> Outcome:
+        return self.x.outcome(name, self.event, commit_attempts=self.attempts, **fields)
 
 
-class WatermarkCache:
-    """The watermarks this process last committed, to skip the ledger read.
-
-    A hint only, never trusted: every guess travels as a precondition of the
-    commit. Bounded (oldest entries go first) so a long-lived instance does
-    not grow without limit.
-    """
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        self._entries: dict[str, tuple[datetime, tuple[datetime, int]]] = {}
-        self._lock = threading.Lock()
-
-    def guess(self, event: DocumentEvent) -> Any:
-        """The watermark's update time (None: absent), or _NO_GUESS to read it."""
-        with self._lock:
-            entry = self._entries.get(event.document)
-        if entry is not None:
-            update_time, applied = entry
-            return update_time if applied < event.order_key else _NO_GUESS
-        return None if event.kind is EventKind.CREATED else _NO_GUESS
-
-    def remember(self, event: DocumentEvent, update_time: datetime) -> None:
-        with self._lock:
-            self._entries.pop(event.document, None)
-            self._entries[event.document] = (update_time, event.order_key)
-            while len(self._entries) > self.size:
-                del self._entries[next(iter(self._entries))]
-
-    def forget(self, document: str) -> None:
-        with self._lock:
-            self._entries.pop(document, None)
-
-
-def _applied_order(watermark: dict[str, Any]) -> tuple[datetime, int]:
-    return (watermark["version"], int(watermark.get("rank", 0)))
-
-
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     """The error and where it was raised, without the whole traceback."""
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""

@@ -5,26 +5,43 @@ reserved prefix `_onto_`; sources and views under that prefix are refused, so
 bookkeeping and user data never collide. Each document carries `expireAt`,
 the field a Firestore TTL policy on these collection groups deletes by.
 
-- `_onto_ledger/{trigger}~{event id}`: the event's effect was committed (or it
-  was found superseded). Written in the same transaction as the handler's writes.
+- `_onto_ledger/{trigger}~{event key}`: the event's effect was committed (or it
+  was found superseded). Written in the same atomic commit as the handler's writes.
 - `_onto_watermarks/{trigger}~{source document}`: the version (update time) of
-  the newest event applied for that document, the stale-event guard.
-- `_onto_failures/{trigger}~{event id}`: failed deliveries so far.
-- `_onto_dead_letters/{trigger}~{event id}`: an event given up on, with why.
+  the newest event applied for that document, the stale-event guard of the
+  *latest state* semantics.
+- `_onto_failures/{trigger}~{event key}`: failed deliveries so far.
+- `_onto_dead_letters/{trigger}~{event key}`: an event given up on, with why
+  and the whole event, so it can be replayed. Kept until handled unless the
+  trigger sets `dead_letter_ttl_days`.
+- `_onto_replayed/{same id}`: a dead letter that `onto failures replay` ran
+  again, with the outcome; kept for the ledger's TTL, so that it can be
+  replayed once more (a duplicate then) and audited.
+
+An event is keyed by the document state it reports, not by its delivery id
+(see `event_key`): every redelivery of an event has the same key, and so
+does a synthetic event for the same state (a backfill, a replay), so the
+ledger applies each state of each document once whichever path brought it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import quote
+
+from .events import DocumentEvent
+from .store import StoredDocument, fetch
 
 RESERVED_PREFIX = "_onto_"
 LEDGER = "_onto_ledger"
 WATERMARKS = "_onto_watermarks"
 FAILURES = "_onto_failures"
 DEAD_LETTERS = "_onto_dead_letters"
-COLLECTIONS = (LEDGER, WATERMARKS, FAILURES, DEAD_LETTERS)
+REPLAYED = "_onto_replayed"
+COLLECTIONS = (LEDGER, WATERMARKS, FAILURES, DEAD_LETTERS, REPLAYED)
 EXPIRY_FIELD = "expireAt"
 
 _MAX_ID_BYTES = 1500
@@ -38,24 +55,60 @@ def _doc_id(trigger: str, key: str) -> str:
     return doc_id
 
 
-def mark_path(trigger: str, event_id: str) -> str:
-    return f"{LEDGER}/{_doc_id(trigger, event_id)}"
+def event_key(event: DocumentEvent) -> str:
+    """The document state an event reports: `path@<new update time>`, or for a delete
+    `path@deleted:<update time of the version deleted>`.
+
+    Unique per event: writes to one document get distinct update times, and a
+    delete removes one version. (A delete's event time cannot serve: it may be
+    truncated to whole seconds.)
+    """
+    if event.after is not None and event.after.update_time is not None:
+        return f"{event.document}@{_stamp(event.after.update_time)}"
+    if event.before is not None and event.before.update_time is not None:
+        return f"{event.document}@deleted:{_stamp(event.before.update_time)}"
+    return f"{event.document}@event:{event.id}"  # no versions at all: only the id is left
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def mark_path(trigger: str, key: str) -> str:
+    return f"{LEDGER}/{_doc_id(trigger, key)}"
 
 
 def watermark_path(trigger: str, document: str) -> str:
     return f"{WATERMARKS}/{_doc_id(trigger, document)}"
 
 
-def failure_path(trigger: str, event_id: str) -> str:
-    return f"{FAILURES}/{_doc_id(trigger, event_id)}"
+def failure_path(trigger: str, key: str) -> str:
+    return f"{FAILURES}/{_doc_id(trigger, key)}"
 
 
-def dead_letter_path(trigger: str, event_id: str) -> str:
-    return f"{DEAD_LETTERS}/{_doc_id(trigger, event_id)}"
+def dead_letter_path(trigger: str, key: str) -> str:
+    return f"{DEAD_LETTERS}/{_doc_id(trigger, key)}"
 
 
 def expiry(now: datetime, ttl_days: int) -> datetime:
     return now + timedelta(days=ttl_days)
+
+
+@dataclass(frozen=True)
+class LedgerState:
+    """What the ledger knows of one event of one trigger, read in one round trip."""
+
+    mark: StoredDocument | None
+    watermark: StoredDocument | None
+    dead_letter: StoredDocument | None
+    failure: StoredDocument | None
+
+
+def read_state(client: Any, trigger: str, event: DocumentEvent) -> LedgerState:
+    key = event_key(event)
+    paths = [mark_path(trigger, key), watermark_path(trigger, event.document),
+             dead_letter_path(trigger, key), failure_path(trigger, key)]
+    return LedgerState(*fetch(client, paths))
 
 
 def utcnow() -> datetime:

@@ -65,21 +65,10 @@ class Triggers:
         trigger.__name__ = kind.trigger_name
         return trigger
 
-    @property
-    def on_create(self) -> Callable[..., Any]:
-        return self._decorator(EventKind.CREATED)
-
-    @property
-    def on_update(self) -> Callable[..., Any]:
-        return self._decorator(EventKind.UPDATED)
-
-    @property
-    def on_delete(self) -> Callable[..., Any]:
-        return self._decorator(EventKind.DELETED)
-
-    @property
-    def on_write(self) -> Callable[..., Any]:
-        return self._decorator(EventKind.WRITTEN)
+    on_create = property(lambda self: self._decorator(EventKind.CREATED), doc="Fire when a document is created.")
+    on_update = property(lambda self: self._decorator(EventKind.UPDATED), doc="Fire when a document changes.")
+    on_delete = property(lambda self: self._decorator(EventKind.DELETED), doc="Fire when a document is deleted.")
+    on_write = property(lambda self: self._decorator(EventKind.WRITTEN), doc="Fire on create, update and delete.")
 
     def __getattr__(self, name: str) -> Any:
         known = list(TRIGGER_NAMES.values())
@@ -199,6 +188,7 @@ class Mediator:
                         source_model=decl.source.describe() if decl.source.model else None,
                         sink=cls.sink.describe() if hasattr(cls.sink, "describe") else None,
                         options=options,
+                        explicit_options=frozenset({**base_options, **decl.options}),
                     )
                 )
                 handlers[name] = (attr, decl.source)

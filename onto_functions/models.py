@@ -2,9 +2,9 @@
 
 A model is plain data with a marshmallow schema built from its declared
 fields. It knows where it lives (a collection, or a path template for a
-view) and how to turn itself into document data and back; reading and
-writing go through a `Store` (see store.py), the same in a transaction or
-not, so that handlers and tests use one API.
+view) and how to turn itself into document data and back. Reading and
+writing go through a `Store` (see store.py), in a handler and in a test
+alike: one persistence API, and models stay free of Firestore I/O.
 """
 
 from __future__ import annotations
@@ -220,37 +220,6 @@ class DomainModel(Model):
         obj.doc_id = path.rsplit("/", 1)[-1]  # type: ignore[attr-defined]
         return obj
 
-    # -- persistence (each takes a Store, a Transaction-bound Store or a Client) --
-    @classmethod
-    def get(cls: type[M], db: Any, doc_id: str | DocRef) -> M | None:
-        from .store import as_store
-
-        return as_store(db).get(cls, doc_id)
-
-    @classmethod
-    def query(cls: type[M], db: Any, **equals: Any) -> list[M]:
-        from .store import as_store
-
-        return as_store(db).query(cls, **equals)
-
-    @classmethod
-    def create(cls: type[M], db: Any, doc_id: str | None = None, **values: Any) -> M:
-        from .store import as_store
-
-        obj = cls(doc_id=doc_id, **values)
-        as_store(db).create(obj)
-        return obj
-
-    def save(self, db: Any) -> None:
-        from .store import as_store
-
-        as_store(db).save(self)
-
-    def delete(self, db: Any) -> None:
-        from .store import as_store
-
-        as_store(db).remove(self.path)
-
     def __eq__(self, other: object) -> bool:
         return super().__eq__(other) and getattr(other, "doc_id", None) == self.doc_id
 
@@ -274,7 +243,7 @@ class ViewModel(Model):
         super().__init_subclass__(**kwargs)
         path = getattr(cls.Meta, "path", "")
         if path:
-            PathTemplate(path)  # a bad template is an error at import time
+            PathTemplate(path).require_template(f"{cls.__name__}.Meta.path")  # an error at import time
 
     def __init__(self, **values: Any) -> None:
         params = self.path_template().params if getattr(self.Meta, "path", "") else []
@@ -312,9 +281,3 @@ class ViewModel(Model):
         params = cls.path_template().match(path) or {}  # type: ignore[attr-defined]
         obj.path_params = {k: v for k, v in params.items() if k not in cls._fields}  # type: ignore[attr-defined]
         return obj
-
-    @classmethod
-    def get(cls: type[M], db: Any, **params: str) -> M | None:
-        from .store import as_store
-
-        return as_store(db).get_view(cls, **params)

@@ -1,19 +1,56 @@
-"""Document path templates such as `users/{user_id}/meetingSessions/{meeting_id}`.
+"""Document path patterns: `users/{uid}/tickets/{tid}`, `users/{uid}/{rest=**}`, `logs/*`.
 
-One small type serves triggers (match an event's document path, extract its
-params) and view models (fill a template to get the document to write).
+One type serves two jobs. A trigger's source pattern is matched against an
+event's document path and binds its captures to `change.params`, with the
+wildcards Eventarc defines for Firestore triggers:
+
+    {name} or {name=*}   one segment, captured        *    one segment
+    {name=**}            zero or more segments, captured (joined with '/')
+    **                   zero or more segments
+
+at most one multi-segment wildcard per pattern, as Firestore allows. A view's
+path is a *template*: every segment a literal or a `{name}`, and `format()`
+fills it to get the document to write.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
-_PARAM_RE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_CAPTURE_RE = re.compile(rf"^\{{({_NAME})(?:=(\*\*?))?\}}$")
 
 
 class PathError(ValueError):
-    """A path or template that is not a Firestore document path."""
+    """A path, pattern or template that Firestore would not accept as a document path."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment of a pattern: a literal, or a wildcard that may capture."""
+
+    text: str
+    name: str | None = None  # the capture's name, if any
+    multi: bool = False  # matches zero or more segments
+    wildcard: bool = False
+
+    @classmethod
+    def parse(cls, text: str, pattern: str) -> "Segment":
+        if text in ("*", "**"):
+            return cls(text, None, multi=text == "**", wildcard=True)
+        capture = _CAPTURE_RE.match(text)
+        if capture:
+            return cls(text, capture.group(1), multi=capture.group(2) == "**", wildcard=True)
+        if any(c in text for c in "{}*"):
+            raise PathError(
+                f"segment {text!r} of {pattern!r}: a wildcard must be a whole segment: "
+                "{name}, {name=*}, {name=**}, * or **"
+            )
+        if text in (".", "..") or (text.startswith("__") and text.endswith("__")):
+            raise PathError(f"segment {text!r} of {pattern!r} is not a valid Firestore id")
+        return cls(text)
 
 
 @dataclass(frozen=True)
@@ -22,57 +59,63 @@ class PathTemplate:
 
     def __post_init__(self) -> None:
         segments = self.segments
-        if not self.text or any(s == "" for s in segments):
-            raise PathError(f"document path template {self.text!r} has an empty segment")
-        if len(segments) % 2:
+        if not self.text or any(s.text == "" for s in segments):
+            raise PathError(f"document path pattern {self.text!r} has an empty segment")
+        multi = [s for s in segments if s.multi]
+        if len(multi) > 1:
+            raise PathError(f"document path pattern {self.text!r} has {len(multi)} multi-segment "
+                            "wildcards; Firestore allows at most one")
+        if not multi and len(segments) % 2:
             raise PathError(
-                f"document path template {self.text!r} has {len(segments)} segments: "
-                "a document path alternates collection/document and has an even number"
+                f"document path pattern {self.text!r} has {len(segments)} segments: a document path "
+                "alternates collection/document and has an even number"
             )
-        names = [n for n in (self._param(s) for s in segments) if n]
+        names = self.params
         if len(names) != len(set(names)):
-            raise PathError(f"document path template {self.text!r} repeats a parameter")
-        for s in segments:
-            if "{" in s and not self._param(s):
-                raise PathError(
-                    f"segment {s!r} of {self.text!r}: a parameter must be a whole "
-                    "segment such as {user_id}"
-                )
+            raise PathError(f"document path pattern {self.text!r} repeats a parameter")
 
-    @staticmethod
-    def _param(segment: str) -> str | None:
-        m = _PARAM_RE.match(segment)
-        return m.group(1) if m else None
-
-    @property
-    def segments(self) -> list[str]:
-        return self.text.strip("/").split("/") if self.text else []
+    @cached_property
+    def segments(self) -> list[Segment]:
+        parts = self.text.strip("/").split("/") if self.text else []
+        return [Segment.parse(p, self.text) for p in parts]
 
     @property
     def params(self) -> list[str]:
-        return [n for n in (self._param(s) for s in self.segments) if n]
+        return [s.name for s in self.segments if s.name]
 
     @property
-    def collection_group(self) -> str:
-        """The id of the collection that holds the documents (last but one segment)."""
-        return self.segments[-2]
+    def has_wildcards(self) -> bool:
+        """False for the path of one fixed document (Eventarc's EXACT match, not a path pattern)."""
+        return any(s.wildcard for s in self.segments)
 
     def match(self, path: str) -> dict[str, str] | None:
-        """The params of `path` if it fits this template, else None."""
+        """The captures of `path` if it fits this pattern, else None."""
         parts = path.strip("/").split("/")
-        if len(parts) != len(self.segments):
+        segments = self.segments
+        multi = next((i for i, s in enumerate(segments) if s.multi), None)
+        if multi is None:
+            return _match_fixed(segments, parts)
+        head, tail = segments[:multi], segments[multi + 1:]
+        if len(parts) < len(head) + len(tail):
             return None
-        params: dict[str, str] = {}
-        for seg, part in zip(self.segments, parts):
-            name = self._param(seg)
-            if name:
-                params[name] = part
-            elif seg != part:
-                return None
-        return params
+        start, end = _match_fixed(head, parts[:len(head)]), _match_fixed(tail, parts[len(parts) - len(tail):])
+        if start is None or end is None:
+            return None
+        name = segments[multi].name
+        middle = {name: "/".join(parts[len(head):len(parts) - len(tail)])} if name else {}
+        return {**start, **middle, **end}
+
+    def require_template(self, what: str) -> "PathTemplate":
+        """Refuse wildcards other than `{name}` where a path must be filled, not matched."""
+        bad = [s.text for s in self.segments if s.wildcard and (s.multi or s.name is None)]
+        if bad:
+            raise PathError(f"{what} {self.text!r} cannot use {', '.join(bad)}: "
+                            "a path that is written to needs one {name} per varying segment")
+        return self
 
     def format(self, **params: str) -> str:
         """Fill the template; every parameter must be given, and none may hold a '/'."""
+        self.require_template("path template")
         missing = [n for n in self.params if n not in params]
         if missing:
             raise PathError(
@@ -81,18 +124,27 @@ class PathTemplate:
             )
         out = []
         for seg in self.segments:
-            name = self._param(seg)
-            if name:
-                value = str(params[name])
+            if seg.name:
+                value = str(params[seg.name])
                 if not value or "/" in value:
-                    raise PathError(
-                        f"path {self.text!r}: {name}={value!r} must be a non-empty id "
-                        "without '/'"
-                    )
+                    raise PathError(f"path {self.text!r}: {seg.name}={value!r} must be a non-empty id without '/'")
                 out.append(value)
             else:
-                out.append(seg)
+                out.append(seg.text)
         return "/".join(out)
 
     def __str__(self) -> str:
         return self.text
+
+
+def _match_fixed(segments: list[Segment], parts: list[str]) -> dict[str, str] | None:
+    if len(parts) != len(segments):
+        return None
+    params: dict[str, str] = {}
+    for seg, part in zip(segments, parts):
+        if seg.wildcard:
+            if seg.name:
+                params[seg.name] = part
+        elif seg.text != part:
+            return None
+    return params

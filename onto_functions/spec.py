@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 EVENT_TYPE_PREFIX = "google.cloud.firestore.document.v1."
+AUTH_CONTEXT_SUFFIX = ".withAuthContext"
 
 
 class EventKind(str, enum.Enum):
@@ -37,7 +38,7 @@ class EventKind(str, enum.Enum):
     @classmethod
     def from_event_type(cls, event_type: str) -> "EventKind":
         """Accept `...document.v1.written` (optionally `.withAuthContext`)."""
-        stem = event_type.removesuffix(".withAuthContext")
+        stem = event_type.removesuffix(AUTH_CONTEXT_SUFFIX)
         if not stem.startswith(EVENT_TYPE_PREFIX):
             raise ValueError(
                 f"unsupported event type {event_type!r}: expected one starting with "
@@ -65,16 +66,33 @@ TRIGGER_NAMES = {
 
 
 class Mode(str, enum.Enum):
-    """How a trigger's effect is committed.
+    """Whether a trigger keeps a ledger.
 
-    EXACTLY_ONCE is onto's "Query+Task" mode: handler writes, a ledger mark and
-    a stale-event guard commit in one transaction. AT_LEAST_ONCE runs the
-    handler in a transaction too but keeps no ledger: only for handlers whose
-    writes are idempotent by construction.
+    EXACTLY_ONCE is onto's "Query+Task" mode: the handler's writes and the
+    event's ledger mark commit in one atomic commit, so a redelivered event
+    changes nothing. AT_LEAST_ONCE commits the handler's writes the same way
+    but keeps no ledger: only for handlers whose writes are idempotent by
+    construction.
     """
 
     EXACTLY_ONCE = "exactly_once"
     AT_LEAST_ONCE = "at_least_once"
+
+
+class Semantics(str, enum.Enum):
+    """Which events of one document a trigger applies (in EXACTLY_ONCE mode).
+
+    EVERY_EVENT applies each event's effect exactly once, in whatever order the
+    events arrive: right for handlers that apply deltas (counters, audit logs,
+    notifications) and for handlers that rebuild a view from what they read
+    through the store (Query+Task). LATEST_STATE skips ("supersedes") an event
+    older than one already applied for the same document: right for handlers
+    that copy the event's own payload into a view, which a late event would
+    otherwise regress, and cheaper under bursts of edits.
+    """
+
+    EVERY_EVENT = "every_event"
+    LATEST_STATE = "latest_state"
 
 
 @dataclass(frozen=True)
@@ -91,16 +109,24 @@ class TriggerOptions:
     max_instances: int | None = None
     min_instances: int = 0
     concurrency: int | None = None
+    # The platform redelivers a failed event (Eventarc: for up to 24 h).
     retry: bool = True
     mode: Mode = Mode.EXACTLY_ONCE
+    semantics: Semantics = Semantics.EVERY_EVENT
     # Deliveries of one event that may fail before it is dead-lettered.
     max_deliveries: int = 5
-    # An event older than this is dead-lettered instead of applied.
-    max_event_age_seconds: int = 24 * 3600
-    # How long ledger marks and dead letters are kept (the TTL field's offset).
+    # An event older than this is dead-lettered instead of applied. Under Eventarc's 24 h of
+    # retries, so that an event whose deliveries never finish (timeouts, crashes: nothing is
+    # counted) is dead-lettered by one of the last redeliveries instead of dropped unseen.
+    max_event_age_seconds: int = 23 * 3600
+    # How long ledger marks, watermarks and failure counts are kept (the TTL field's offset).
     ledger_ttl_days: int = 7
+    # How long dead letters are kept; None: until someone replays or discards them.
+    dead_letter_ttl_days: int | None = None
     database: str = "(default)"
     namespace: str = "(default)"
+    # Deliver who made the change (`change.auth`): the `.withAuthContext` event types.
+    auth_context: bool = False
 
     def __post_init__(self) -> None:
         if self.max_deliveries < 1:
@@ -112,11 +138,31 @@ class TriggerOptions:
             )
         if self.memory_mb < 128:
             raise ValueError(f"memory_mb must be at least 128, got {self.memory_mb}")
-        # Mode may arrive as a plain string from a config file.
-        object.__setattr__(self, "mode", Mode(self.mode))
+        if self.ledger_ttl_days < 1 or self.max_event_age_seconds >= self.ledger_ttl_days * 86400:
+            raise ValueError(
+                f"ledger_ttl_days ({self.ledger_ttl_days}) must outlast max_event_age_seconds "
+                f"({self.max_event_age_seconds}): a mark that expires while redeliveries may still "
+                "come lets one apply the event again"
+            )
+        if self.dead_letter_ttl_days is not None and self.dead_letter_ttl_days < self.ledger_ttl_days:
+            raise ValueError(
+                f"dead_letter_ttl_days ({self.dead_letter_ttl_days}) must be at least ledger_ttl_days "
+                f"({self.ledger_ttl_days}): a dead letter must outlive the marks it stands beside"
+            )
+        # Enums may arrive as plain strings from a config file or a Meta class.
+        object.__setattr__(self, "mode", _enum(Mode, self.mode, "mode"))
+        object.__setattr__(self, "semantics", _enum(Semantics, self.semantics, "semantics"))
 
     def with_(self, **changes: object) -> "TriggerOptions":
         return replace(self, **changes)
+
+
+def _enum(kind: type[enum.Enum], value: object, option: str) -> enum.Enum:
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(repr(m.value) for m in kind)  # type: ignore[attr-defined]
+        raise ValueError(f"{option} must be one of {choices}, got {value!r}") from None
 
 
 FUNCTION_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$")
@@ -135,6 +181,8 @@ class TriggerSpec:
     source_model: str | None = None  # "module:QualName", or None for a raw path
     sink: str | None = None  # a description of what the trigger writes
     options: TriggerOptions = field(default_factory=TriggerOptions)
+    # The options the mediator set (Meta or decorator); a project default never overrides them.
+    explicit_options: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not FUNCTION_NAME_RE.match(self.name):
@@ -146,7 +194,8 @@ class TriggerSpec:
 
     @property
     def event_type(self) -> str:
-        return self.kind.event_type
+        suffix = AUTH_CONTEXT_SUFFIX if self.options.auth_context else ""
+        return self.kind.event_type + suffix
 
     @property
     def entry_point(self) -> str:
@@ -165,3 +214,7 @@ class TriggerSpec:
     @property
     def mode(self) -> Mode:
         return self.options.mode
+
+    @property
+    def semantics(self) -> Semantics:
+        return self.options.semantics

@@ -1,9 +1,11 @@
-"""One read/write API over Firestore, inside a transaction or not.
+"""The one way to read and write documents and models: `Store`.
 
-Handlers receive a `Store` bound to the executor's transaction: its reads
-take part in the transaction and its writes are buffered and committed with
-the ledger mark, or not at all. Tests and scripts use the same class bound to
-a plain client, so there is one way to read and write models.
+A handler receives a `Store` (the event's unit of work, see unit_of_work.py):
+its reads are recorded and its writes commit with the ledger mark, or not at
+all. Tests and scripts wrap a plain client the same way, `Store(db)`, whose
+writes apply at once. Models are plain data and know nothing of Firestore
+I/O, so there is exactly one persistence API and no import cycle between
+models and storage.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from .names import relative_path as _relative
 from .values import DocRef, GeoPoint
 
 if TYPE_CHECKING:  # pragma: no cover
-    from google.cloud.firestore import Client, Transaction
+    from google.cloud.firestore import Client
 
     from .models import DomainModel, Model, ViewModel
 
 D = TypeVar("D", bound="DomainModel")
 V = TypeVar("V", bound="ViewModel")
+
+Filters = tuple[tuple[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,12 @@ class StoredDocument:
 
 
 class Store:
-    """Reads and writes documents; in a transaction when one is given."""
+    """Reads and writes documents and models through one Firestore client."""
 
-    def __init__(self, client: "Client", transaction: "Transaction | None" = None) -> None:
+    def __init__(self, client: "Client") -> None:
+        if not (hasattr(client, "document") and hasattr(client, "get_all")):
+            raise TypeError(f"Store needs a google.cloud.firestore Client, got {type(client).__name__}")
         self.client = client
-        self.transaction = transaction
-
-    @property
-    def in_transaction(self) -> bool:
-        return self.transaction is not None
 
     # -- raw documents ---------------------------------------------------------
     def read(self, path: str) -> StoredDocument | None:
@@ -52,37 +53,22 @@ class Store:
         return self._fetch([p.strip("/") for p in paths])
 
     def _fetch(self, paths: list[str]) -> list[StoredDocument | None]:
-        if not paths:
-            return []
-        refs = [self.client.document(p) for p in paths]
-        by_path: dict[str, StoredDocument | None] = {}
-        for snap in self.client.get_all(refs, transaction=self.transaction):
-            by_path[_relative(snap.reference.path)] = _stored(snap)
-        return [by_path.get(p) for p in paths]
+        return fetch(self.client, paths)
+
+    def _run_query(self, collection: str, filters: Filters) -> list[StoredDocument]:
+        return run_query(self.client, collection, filters)
 
     def write(self, path: str, data: Mapping[str, Any], *, merge: bool = False) -> None:
-        ref = self.client.document(path)
-        payload = _to_firestore(self.client, dict(data))
-        if self.transaction is not None:
-            self.transaction.set(ref, payload, merge=merge)
-        else:
-            ref.set(payload, merge=merge, retry=write_retry())
+        payload = to_firestore(self.client, dict(data))
+        self.client.document(path).set(payload, merge=merge, retry=write_retry())
 
     def create_document(self, path: str, data: Mapping[str, Any]) -> None:
-        """Create; fails with AlreadyExists (at commit, in a transaction) if the document exists."""
-        ref = self.client.document(path)
-        payload = _to_firestore(self.client, dict(data))
-        if self.transaction is not None:
-            self.transaction.create(ref, payload)
-        else:
-            ref.create(payload, retry=write_retry())
+        """Create; fails with AlreadyExists if the document exists."""
+        payload = to_firestore(self.client, dict(data))
+        self.client.document(path).create(payload, retry=write_retry())
 
     def remove(self, path: str) -> None:
-        ref = self.client.document(path)
-        if self.transaction is not None:
-            self.transaction.delete(ref)
-        else:
-            ref.delete(retry=write_retry())
+        self.client.document(path).delete(retry=write_retry())
 
     # -- models --------------------------------------------------------------
     def get(self, model: type[D], doc_id: str | DocRef) -> D | None:
@@ -110,22 +96,39 @@ class Store:
         ))
         return [model.from_document(d.path, d.data) for d in self._run_query(model.collection(), filters)]
 
-    def _run_query(self, collection: str, filters: tuple[tuple[str, Any], ...]) -> list[StoredDocument]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
-        q: Any = self.client.collection(collection)
-        for key, value in filters:
-            q = q.where(filter=FieldFilter(key, "==", _to_firestore(self.client, value)))
-        snaps = q.get(transaction=self.transaction) if self.transaction is not None else q.get()
-        return [d for d in map(_stored, snaps) if d is not None]
-
     def save(self, obj: "Model") -> None:
         self.write(obj.path, obj.to_document())  # type: ignore[attr-defined]
 
     def create(self, obj: "DomainModel") -> None:
+        """Create a domain document; one without a `doc_id` gets a new random id."""
         if not obj.doc_id:
             obj.doc_id = self.client.collection(obj.collection()).document().id
         self.create_document(obj.path, obj.to_document())
+
+    def delete(self, obj: "Model") -> None:
+        self.remove(obj.path)  # type: ignore[attr-defined]
+
+
+def fetch(client: Any, paths: list[str], transaction: Any = None) -> list[StoredDocument | None]:
+    """Several documents in one round trip, optionally inside a transaction."""
+    if not paths:
+        return []
+    refs = [client.document(p) for p in paths]
+    by_path: dict[str, StoredDocument | None] = {}
+    for snap in client.get_all(refs, transaction=transaction):
+        by_path[_relative(snap.reference.path)] = _stored(snap)
+    return [by_path.get(p) for p in paths]
+
+
+def run_query(client: Any, collection: str, filters: Filters, transaction: Any = None) -> list[StoredDocument]:
+    """An equality query on one collection, optionally inside a transaction."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    q: Any = client.collection(collection)
+    for key, value in filters:
+        q = q.where(filter=FieldFilter(key, "==", to_firestore(client, value)))
+    snaps = q.get(transaction=transaction) if transaction is not None else q.get()
+    return [d for d in map(_stored, snaps) if d is not None]
 
 
 _retry: Any = None
@@ -144,21 +147,10 @@ def write_retry() -> Any:
         from google.api_core.retry import Retry, if_exception_type
 
         _retry = Retry(
-            predicate=if_exception_type(gexc.Aborted, gexc.ServiceUnavailable, gexc.DeadlineExceeded),
+            predicate=if_exception_type(gexc.Aborted, gexc.ServiceUnavailable),
             initial=0.05, maximum=2.0, multiplier=2.0, timeout=60.0,
         )
     return _retry
-
-
-def as_store(db: Any) -> Store:
-    """Accept a Store or a google Client wherever a model reads or writes."""
-    if isinstance(db, Store):
-        return db
-    if hasattr(db, "document") and hasattr(db, "get_all"):
-        return Store(db)
-    raise TypeError(
-        f"expected an onto_functions Store or a google.cloud.firestore Client, got {type(db).__name__}"
-    )
 
 
 def _stored(snap: Any) -> StoredDocument | None:
@@ -166,13 +158,13 @@ def _stored(snap: Any) -> StoredDocument | None:
         return None
     return StoredDocument(
         path=_relative(snap.reference.path),
-        data=_from_firestore(snap.to_dict() or {}),
+        data=from_firestore(snap.to_dict() or {}),
         update_time=snap.update_time,
         create_time=snap.create_time,
     )
 
 
-def _to_firestore(client: Any, value: Any) -> Any:
+def to_firestore(client: Any, value: Any) -> Any:
     """DocRef → DocumentReference and GeoPoint → the client's, recursively; the rest as is."""
     if isinstance(value, DocRef):
         return client.document(value.path)
@@ -181,18 +173,18 @@ def _to_firestore(client: Any, value: Any) -> Any:
 
         return ClientGeoPoint(value.latitude, value.longitude)
     if isinstance(value, dict):
-        return {k: _to_firestore(client, v) for k, v in value.items()}
+        return {k: to_firestore(client, v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_to_firestore(client, v) for v in value]
+        return [to_firestore(client, v) for v in value]
     return value
 
 
-def _from_firestore(value: Any) -> Any:
+def from_firestore(value: Any) -> Any:
     """DocumentReference → DocRef, recursively, so models see one reference type."""
     if hasattr(value, "path") and hasattr(value, "_client") and hasattr(value, "id"):
         return DocRef(_relative(value.path))
     if isinstance(value, dict):
-        return {k: _from_firestore(v) for k, v in value.items()}
+        return {k: from_firestore(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_from_firestore(v) for v in value]
+        return [from_firestore(v) for v in value]
     return value

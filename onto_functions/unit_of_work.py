@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
-from .store import Store, StoredDocument, _to_firestore
+from .store import Filters, Store, StoredDocument, fetch, run_query, to_firestore
 
 _ABSENT = None
 
@@ -39,8 +39,30 @@ class StaleRead(Exception):
     """A document or query the handler read has changed since; re-run on fresh data."""
 
 
-class CreateConflict(Exception):
-    """The handler created a document that already exists: its bug, not contention."""
+class CommitRejected(Exception):
+    """The commit did not happen because someone else wrote first: a precondition
+    failed, a guarded create found its document, a read went stale, or the
+    transaction aborted. Nothing was written; re-read and run again."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
+
+    @property
+    def found_existing(self) -> bool:
+        """True when a create failed because its document exists (ours or the ledger's)."""
+        from google.api_core.exceptions import AlreadyExists
+
+        return isinstance(self.cause, AlreadyExists)
+
+
+class CommitUncertain(Exception):
+    """The commit call failed in a way that does not say whether it landed
+    (deadline, unavailable, internal error): read the ledger to find out."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -66,7 +88,7 @@ class UnitOfWork(Store):
             self.reads.setdefault(path, doc.update_time if doc else _ABSENT)
         return docs
 
-    def _run_query(self, collection: str, filters: tuple[tuple[str, Any], ...]) -> list[StoredDocument]:
+    def _run_query(self, collection: str, filters: Filters) -> list[StoredDocument]:
         docs = super()._run_query(collection, filters)
         self.queries.setdefault((collection, _freeze(filters)), [(d.path, d.update_time) for d in docs])
         for d in docs:
@@ -94,29 +116,37 @@ class UnitOfWork(Store):
         A guard is the update time a document must still have, `None` for "must
         not exist", or `True` for none at all (a delete guarded by `None` writes
         nothing: it only asserts absence). Returns each written path's new
-        update time. Raises StaleRead, or the commit's own FailedPrecondition /
-        AlreadyExists / NotFound, when a concurrent writer got there first;
-        CreateConflict when the handler created a document that already exists.
+        update time. Raises CommitRejected when a concurrent writer got there
+        first, CommitUncertain when the outcome is unknown; any other error is
+        the handler's (a write Firestore refuses, such as a document too large).
         """
-        from google.api_core.exceptions import AlreadyExists
+        from google.api_core import exceptions as gexc
 
+        rejected = (gexc.Aborted, gexc.AlreadyExists, gexc.Conflict, gexc.FailedPrecondition, gexc.NotFound)
+        uncertain = (gexc.DeadlineExceeded, gexc.ServiceUnavailable, gexc.InternalServerError, gexc.Unknown)
         try:
             return self._commit(list(guarded))
-        except AlreadyExists:
-            self._raise_if_own_create_failed()
+        except StaleRead as exc:
+            raise CommitRejected(exc) from exc
+        except rejected as exc:
+            raise CommitRejected(exc) from exc
+        except uncertain as exc:
+            raise CommitUncertain(exc) from exc
+        except ValueError as exc:
+            # The client wraps a transaction that aborted on its last attempt in a ValueError.
+            if isinstance(exc.__cause__, rejected):
+                raise CommitRejected(exc.__cause__) from exc
             raise
 
-    def _raise_if_own_create_failed(self) -> None:
-        """Tell the handler's failed `create` apart from a lost race on a guarded write.
+    def created_paths_that_exist(self) -> list[str]:
+        """The documents the handler creates (without having read them) that exist now.
 
-        Both fail the commit with AlreadyExists. Retrying a create of a document
-        that exists would only fail again until the deadline, so it is the
-        handler's error at once (redelivered, then dead-lettered).
+        After a rejected commit whose event is not in the ledger, a create of a
+        document that exists is the handler's error, not contention: retrying
+        it would only fail again.
         """
         creates = [w.path for w in self.writes.values() if w.op == "create" and w.path not in self.reads]
-        existing = [p for p, doc in zip(creates, Store(self.client).read_all(creates)) if doc is not None]
-        if existing:
-            raise CreateConflict(f"the handler creates {', '.join(existing)}, which already exists")
+        return [p for p, doc in zip(creates, fetch(self.client, creates)) if doc is not None]
 
     def _commit(self, guarded: list[tuple[Write, Any]]) -> dict[str, datetime]:
         read_only = sorted(p for p in self.reads if p not in self.writes)
@@ -133,13 +163,12 @@ class UnitOfWork(Store):
         return {p: r.update_time for p, r in zip(paths, committer.write_results or [])}
 
     def _validate_and_write(self, transaction: Any, read_only: list[str], guarded: list) -> None:
-        current = Store(self.client, transaction)
-        for path, doc in zip(read_only, current.read_all(read_only)):
+        for path, doc in zip(read_only, fetch(self.client, read_only, transaction)):
             seen = doc.update_time if doc else _ABSENT
             if seen != self.reads[path]:
                 raise StaleRead(f"{path} changed while the handler ran")
         for (collection, filters), result in self.queries.items():
-            now = [(d.path, d.update_time) for d in current._run_query(collection, filters)]
+            now = [(d.path, d.update_time) for d in run_query(self.client, collection, filters, transaction)]
             if sorted(now, key=_key) != sorted(result, key=_key):
                 raise StaleRead(f"the query on {collection} changed while the handler ran")
         self._add_writes(transaction, guarded)
@@ -169,7 +198,7 @@ def _write_pb(client: Any, write: Write, guard: datetime | None | bool) -> Any:
     from google.cloud.firestore_v1 import _helpers
 
     full_path = client.document(write.path)._document_path
-    data = _to_firestore(client, write.data) if write.data is not None else None
+    data = to_firestore(client, write.data) if write.data is not None else None
     if write.op == "delete":
         pb = _helpers.pb_for_delete(full_path, None)
     elif write.op == "create":

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from onto_functions.deploy.bundle import (
-    MARKER, Bundle, BundleError, build_bundles, excluded_reason, runtime_files,
-)
+from onto_functions.deploy.bundle import Bundle, build_bundles
+from onto_functions.deploy.bundle_errors import BundleError
+from onto_functions.deploy.bundle_folder import MARKER
+from onto_functions.deploy.project_files import excluded_reason
+from onto_functions.deploy.runtime_files import runtime_files
 
 MODELS = '''
 from onto_functions import DomainModel, ViewModel, fields
@@ -155,8 +157,8 @@ def test_bundle_has_main_requirements_manifest_and_vendored_runtime(project):
     bundle = build(project)["order-count"]
     files = bundle_files(bundle)
     assert {"main.py", "requirements.txt", "functions.yaml", "onto_functions/entrypoint.py", MARKER} <= files
-    assert not any(f.startswith(("onto_functions/deploy/", "onto_functions/local/", "onto_functions/testing/"))
-                   for f in files)
+    assert not any(f.startswith(("onto_functions/deploy/", "onto_functions/local/", "onto_functions/ops/",
+                                 "onto_functions/testing/")) for f in files)
     main = (bundle.path / "main.py").read_text()
     assert "from shop.orders import OrderMediator" in main
     assert f'{bundle.entry_point} = functions_framework.http(' in main
@@ -272,7 +274,7 @@ def test_entry_points_are_python_names():
 def test_runtime_files_are_the_runtime_only():
     names = set(runtime_files())
     assert "onto_functions/executor.py" in names and "onto_functions/__init__.py" in names
-    assert not {n for n in names if n.split("/")[1] in ("deploy", "local", "testing")}
+    assert not {n for n in names if n.split("/")[1] in ("deploy", "local", "ops", "testing")}
 
 
 def test_marker_records_the_hash(project):
@@ -297,3 +299,53 @@ def test_repo_firebase_json_is_in_step_with_the_meeting_room_example():
 def test_a_mediator_outside_the_project_root_is_refused(tmp_path):
     with pytest.raises(BundleError, match="emulator_tests.apps.counter, which is not a module inside the project root"):
         build_bundles("emulator_tests.apps.counter", tmp_path / "build", project_root=tmp_path)
+
+
+def test_project_region_applies_only_where_the_mediator_set_none(project):
+    (project / "pyproject.toml").write_text('[tool.onto]\napp = "shop.main"\nregion = "europe-west1"\n')
+    stock = project / "shop" / "stock.py"  # says us-central1 itself: the default's value, set on purpose
+    stock.write_text(stock.read_text().replace("memory_mb = 512", "memory_mb = 512\n        region = \"us-central1\""))
+    orders = project / "shop" / "orders.py"  # the decorator's keyword, too
+    orders.write_text(orders.read_text().replace("@source.triggers.on_create", '@source.triggers.on_create(region="us-central1")'))
+    regions = {name: b.spec.options.region for name, b in build(project).items()}
+    assert regions == {"audit-record": "europe-west1", "order-count": "us-central1", "stock-restock": "us-central1"}
+    assert '- "us-central1"' in (project / "build" / "onto" / "stock-restock" / "functions.yaml").read_text()
+
+
+def test_a_module_of_a_shared_namespace_pins_the_distribution_that_provides_it(project):
+    """`google` is shared by many distributions: `from google.cloud import storage` needs google-cloud-storage."""
+    from importlib import metadata
+
+    (project / "shop" / "pricing.py").write_text(
+        "from google.cloud import storage\nimport google.protobuf.json_format\nfrom google.cloud import firestore\n"
+        "ONE = 1\n")
+    bundles = build(project)
+    lines = (bundles["order-count"].path / "requirements.txt").read_text().splitlines()
+    assert f"google-cloud-storage=={metadata.version('google-cloud-storage')}" in lines
+    assert f"protobuf=={metadata.version('protobuf')}" in lines
+    assert len([line for line in lines if line.startswith("google-cloud-firestore==")]) == 1  # the runtime's pin
+    assert "google-cloud-storage" not in (bundles["stock-restock"].path / "requirements.txt").read_text()
+
+
+def test_include_everything_takes_no_venv_egg_info_coverage_or_earlier_build_and_keeps_its_hash(tmp_path):
+    from onto_functions.deploy.pipeline import bundle_project
+    from onto_functions.deploy.project import load_project
+
+    root = write_project(tmp_path / "proj", pyproject='[tool.onto]\napp = "shop.main"\ninclude = ["**/*"]\n')
+    never = {
+        ".venv-3.11/pyvenv.cfg": "home = /usr/bin\n", ".venv-3.11/lib/python3.11/site-packages/six.py": "X = 1\n",
+        "shop.egg-info/PKG-INFO": "Name: shop\n", ".coverage": "", "coverage.xml": "<coverage/>",
+        "htmlcov/index.html": "<html/>", "bundles-before/order-count/.onto-bundle.json": "{}",
+        "bundles-before/order-count/main.py": "", ".firebaserc": '{"projects": {}}',
+    }
+    for name, text in {**never, "settings/app.json": '{"greeting": "hi"}'}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    first = bundle_project(load_project(root))  # writes firebase.json, which the next run must not take in
+    second = bundle_project(load_project(root))
+    assert [b.content_hash for b in second.bundles] == [b.content_hash for b in first.bundles]
+    for bundle in second.bundles:
+        bundled = bundle_files(bundle)
+        assert "settings/app.json" in bundled  # what the include is for
+        leaked = {f for f in bundled if f in never or f.split("/")[0] in {n.split("/")[0] for n in never}}
+        assert not leaked and "firebase.json" not in bundled, leaked

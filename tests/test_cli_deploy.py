@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.deploy_commands import EXIT_BAD_INPUT, EXIT_REFUSED
-from cli.main import app
+from onto_functions import ledger
+from onto_functions_cli.deploy_commands import EXIT_BAD_INPUT, EXIT_REFUSED
+from onto_functions_cli.main import app
 
 from tests.test_bundle import write_project
 
@@ -98,7 +99,7 @@ def test_deploy_dry_run_json(project):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["dryRun"] is True and data["backend"] == "firebase"
-    assert data["summary"]["create"] == 3 and data["summary"]["ttl"] == 4
+    assert data["summary"]["create"] == 3 and data["summary"]["ttl"] == len(ledger.COLLECTIONS)
     assert data["commands"][0][1:3] == ["deploy", "--only"]
 
 
@@ -151,3 +152,38 @@ def test_init_makes_a_project_that_runs_as_is(tmp_path):
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=target, env=env,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_messages_print_user_text_literally_not_as_markup(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.onto]\n")  # no app: the message names [tool.onto] app
+    result = onto("list", "-C", str(tmp_path))
+    assert result.exit_code == EXIT_REFUSED
+    assert "set [tool.onto] app in pyproject.toml" in result.stderr
+    odd = tmp_path / "[b]odd"  # a folder name that reads as a markup tag
+    odd.mkdir()
+    (odd / "pyproject.toml").write_text("[tool.onto\n")
+    result = onto("bundle", "-C", str(odd))
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert f"{odd / 'pyproject.toml'}: not valid TOML" in result.stderr
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under `root` and its bytes (bytecode caches aside: importing the app writes them)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+@pytest.mark.parametrize("args", [
+    ("--dry-run", "-p", "my-shop-123", "--backend", "gcloud"),
+    ("-p", "demo-shop"),  # refused: a demo project
+    ("-p", "my-shop-123", "--database-location", "europe-west1"),  # refused: the region does not match
+])
+def test_a_dry_run_or_a_refused_deploy_leaves_the_tree_byte_identical(project, args):
+    onto("bundle", "-C", str(project))
+    stock = project / "shop" / "stock.py"  # a change since the last bundle, which a real deploy would write
+    stock.write_text(stock.read_text().replace("memory_mb = 512", "memory_mb = 1024"))
+    (project / "build" / "onto" / "order-count" / "main.py").unlink()
+    before = tree_bytes(project)
+    result = onto("deploy", "-C", str(project), *args, env={"ONTO_GCLOUD_BIN": sys.executable})
+    assert result.exit_code in (0, EXIT_REFUSED), result.output
+    assert tree_bytes(project) == before

@@ -6,7 +6,9 @@ import random
 from datetime import datetime, timedelta, timezone
 
 from onto_functions import Mediator, sink, source
-from onto_functions.executor import _NO_GUESS, Executor, ContentionPolicy, WatermarkCache
+from onto_functions.contention import ContentionPolicy
+from onto_functions.executor import Executor
+from onto_functions.watermarks import NO_GUESS, WatermarkCache
 from onto_functions.testing.builders import document_event
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -15,7 +17,7 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 def test_a_create_with_no_history_guesses_absent_an_update_reads():
     cache = WatermarkCache()
     assert cache.guess(document_event("demo-p", "docs/a", after={"x": 1})) is None
-    assert cache.guess(document_event("demo-p", "docs/a", before={"x": 1}, after={"x": 2})) is _NO_GUESS
+    assert cache.guess(document_event("demo-p", "docs/a", before={"x": 1}, after={"x": 2})) is NO_GUESS
 
 
 def test_a_remembered_watermark_is_guessed_only_for_newer_events():
@@ -25,10 +27,10 @@ def test_a_remembered_watermark_is_guessed_only_for_newer_events():
     newer = document_event("demo-p", "docs/a", before={"x": 2}, after={"x": 3}, update_time=T0 + timedelta(seconds=1))
     older = document_event("demo-p", "docs/a", before={"x": 0}, after={"x": 1}, update_time=T0 - timedelta(seconds=1))
     assert cache.guess(newer) == T0 + timedelta(milliseconds=5)
-    assert cache.guess(older) is _NO_GUESS  # let the read decide: superseded
-    assert cache.guess(applied) is _NO_GUESS  # a redelivery: the read finds the mark
+    assert cache.guess(older) is NO_GUESS  # let the read decide: superseded
+    assert cache.guess(applied) is NO_GUESS  # a redelivery: the read finds the mark
     cache.forget("docs/a")
-    assert cache.guess(newer) is _NO_GUESS
+    assert cache.guess(newer) is NO_GUESS
 
 
 def test_the_cache_is_bounded_oldest_first():
@@ -36,7 +38,7 @@ def test_the_cache_is_bounded_oldest_first():
     for name in ("a", "b", "c"):
         cache.remember(document_event("demo-p", f"docs/{name}", before={}, after={"x": 1}), T0)
     update = lambda name: document_event("demo-p", f"docs/{name}", before={"x": 1}, after={"x": 2})  # noqa: E731
-    assert cache.guess(update("a")) is _NO_GUESS
+    assert cache.guess(update("a")) is NO_GUESS
     assert cache.guess(update("c")) == T0
 
 

@@ -77,6 +77,12 @@ def test_generated_commands_cover_every_step(commands):
     assert "--retry" in order
 
 
+def test_every_deployed_function_is_told_its_own_project(commands):
+    """The function refuses events of other projects, so it must know its own (firebase-tools sets it itself)."""
+    deploys = [c for c in commands if c[1:3] == ["functions", "deploy"]]
+    assert deploys and all(f"--set-env-vars=GCLOUD_PROJECT={PROJECT}" in c for c in deploys)
+
+
 def test_real_gcloud_accepts_every_generated_command(commands, tmp_path):
     env = gcloud_env(tmp_path / "gcloud-config")
     with ThreadPoolExecutor(4) as pool:

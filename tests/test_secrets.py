@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from onto_functions.deploy.bundle import BundleError, BundleWarning, build_bundles
-from onto_functions.deploy.secrets import find_secrets, secret_reason
+from onto_functions.deploy.bundle import build_bundles
+from onto_functions.deploy.bundle_errors import BundleError, BundleWarning
+from onto_functions.deploy.secrets import secret_reason
 
 from tests.test_bundle import write_project
 
@@ -95,4 +96,3 @@ def test_secret_reason(tmp_path, name, content, secret):
     path = tmp_path / name
     path.write_text(content)
     assert bool(secret_reason(path)) is secret
-    assert bool(find_secrets([path])) is secret

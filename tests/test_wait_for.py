@@ -1,4 +1,4 @@
-"""wait_for: the one way tests wait (no fixed sleeps)."""
+"""wait_for: the one way tests and the local stack wait (no fixed sleeps)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from onto_functions.testing import wait_for
+from onto_functions.local.polling import wait_for
 
 
 def test_returns_the_first_truthy_value() -> None:

@@ -50,6 +50,9 @@ class Latest(ViewModel):
 class LatestMediator(Mediator):
     """Copies a raw document's `state` into a view: an old event would regress it."""
 
+    class Meta:
+        semantics = "latest_state"
+
     source = source.document("docs/{doc_id}")
     sink = sink.firestore(Latest)
 

@@ -32,18 +32,19 @@ class Result:
 def seed(db: Any) -> None:
     """A meeting in session with three participants; Carol has not confirmed yet."""
     store = Store(db)
-    Location.create(store, "room-1", address="Room 1, 2nd floor")
+    store.create(Location("room-1", address="Room 1, 2nd floor"))
     for uid, (first, last, aid) in PARTICIPANTS.items():
-        User.create(store, uid, first_name=first, last_name=last, hearing_aid_requested=aid)
+        store.create(User(uid, first_name=first, last_name=last, hearing_aid_requested=aid))
     users = [User.path_for(uid) for uid in PARTICIPANTS]
-    Meeting.create(store, MEETING_ID, location=Location.path_for("room-1"), users=users, status="in-session")
+    store.create(Meeting(MEETING_ID, location=Location.path_for("room-1"), users=users, status="in-session"))
     for uid in PARTICIPANTS:
-        Ticket.create(store, f"{MEETING_ID}-{uid}", meeting=Meeting.path_for(MEETING_ID),
-                      user=User.path_for(uid), attendance=uid != "carol")
+        store.create(Ticket(f"{MEETING_ID}-{uid}", meeting=Meeting.path_for(MEETING_ID),
+                            user=User.path_for(uid), attendance=uid != "carol"))
 
 
 def views(db: Any) -> dict[str, MeetingSession | None]:
-    return {uid: MeetingSession.get(db, user_id=uid, meeting_id=MEETING_ID) for uid in PARTICIPANTS}
+    store = Store(db)
+    return {uid: store.get_view(MeetingSession, user_id=uid, meeting_id=MEETING_ID) for uid in PARTICIPANTS}
 
 
 def all_attending(expected: int) -> Callable[[Any], dict[str, MeetingSession] | None]:
@@ -60,9 +61,10 @@ def run(db: Any, wait: Callable[[Callable[[], Any], str], Any]) -> Result:
     """Seed, wait for the first views, toggle Carol's attendance, wait for all three views."""
     seed(db)
     wait(lambda: all_attending(2)(db), "the first MeetingSession views (2 attending)")
-    ticket = Ticket.get(db, f"{MEETING_ID}-carol")
+    store = Store(db)
+    ticket = store.get(Ticket, f"{MEETING_ID}-carol")
     ticket.attendance = True
     started = time.perf_counter()
-    ticket.save(db)
+    store.save(ticket)
     final = wait(lambda: all_attending(3)(db), "every participant's view to show Carol attending")
     return Result(final, time.perf_counter() - started)

@@ -8,6 +8,7 @@ Nothing here is imported by the runtime (entrypoint, executor): a deployed
 function never pays for it at cold start.
 """
 
-from .bundle import Bundle, BundleError, BundleWarning, build_bundles
+from .bundle import Bundle, build_bundles
+from .bundle_errors import BundleError, BundleWarning
 
 __all__ = ["Bundle", "BundleError", "BundleWarning", "build_bundles"]

@@ -40,12 +40,6 @@ class Command:
     def program(self) -> str:
         return self.argv[0]
 
-    def display(self) -> str:
-        """The command as a copy-pasteable shell line (quoted)."""
-        import shlex
-
-        return shlex.join(self.argv)
-
 
 @dataclass(frozen=True)
 class StepResult:
@@ -104,6 +98,9 @@ def gcloud_deploy_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
         f"--memory={memory_flag(opts.memory_mb)}",
         f"--timeout={opts.timeout_seconds}s",
         f"--min-instances={opts.min_instances}",
+        # The function refuses events of other projects, so it must know its own
+        # (firebase-tools sets GCLOUD_PROJECT itself; gcloud does not).
+        f"--set-env-vars=GCLOUD_PROJECT={target.project}",
         "--quiet",
     ]
     if target.database_location:

@@ -18,7 +18,8 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
 
-from .bundle import MARKER, Bundle
+from .bundle import Bundle
+from .bundle_folder import MARKER
 
 # Never uploaded from a bundle folder (a local venv lets the emulator run it).
 CODEBASE_IGNORE = ("venv", ".git", "__pycache__", "firebase-debug.log", "firebase-debug.*.log", "*.local", MARKER)

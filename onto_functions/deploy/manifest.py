@@ -57,7 +57,7 @@ class Manifest(TypedDict):
     endpoints: dict[str, Endpoint]
 
 
-def endpoint_for(spec: TriggerSpec, entry_point: str, *, trigger_region: str | None = None) -> Endpoint:
+def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None) -> Endpoint:
     """The gcfv2 endpoint of one trigger. `trigger_region` is the database location, when known."""
     opts = spec.options
     if opts.memory_mb not in MEMORY_OPTIONS_MB:
@@ -74,7 +74,7 @@ def endpoint_for(spec: TriggerSpec, entry_point: str, *, trigger_region: str | N
     if trigger_region:
         trigger["region"] = trigger_region
     endpoint: Endpoint = {
-        "entryPoint": entry_point,
+        "entryPoint": spec.entry_point,
         "platform": "gcfv2",
         "region": [opts.region],
         "availableMemoryMb": opts.memory_mb,
@@ -90,12 +90,12 @@ def endpoint_for(spec: TriggerSpec, entry_point: str, *, trigger_region: str | N
     return endpoint
 
 
-def manifest_for(spec: TriggerSpec, entry_point: str, *, trigger_region: str | None = None) -> Manifest:
+def manifest_for(spec: TriggerSpec, *, trigger_region: str | None = None) -> Manifest:
     """A manifest with exactly one endpoint: the bundle is one codebase, one function."""
     return {
         "specVersion": SPEC_VERSION,
         "requiredAPIs": [],
-        "endpoints": {spec.name: endpoint_for(spec, entry_point, trigger_region=trigger_region)},
+        "endpoints": {spec.name: endpoint_for(spec, trigger_region=trigger_region)},
     }
 
 

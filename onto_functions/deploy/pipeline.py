@@ -2,19 +2,24 @@
 
 Each stage is a call into its own module; this one only sequences them,
 applies the refusals, and records state for the steps that succeeded.
-The CLI calls `bundle_project` and `deploy_project`; tests call them too.
+The CLI calls `project_triggers`, `bundle_project` and `deploy_project`;
+tests call them too.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .backends import Backend, DeployTarget, StepResult, make_backend, missing_programs, run_command, Runner
-from .bundle import Bundle, build_bundles
+from ..spec import TriggerSpec
+from .backends import Backend, DeployTarget, Runner, StepResult, make_backend, missing_programs, run_command
+from .bundle import Bundle, BundleContents, collect_bundles, write_bundles
 from .firebase_json import DEFAULT_EMULATORS, update_firebase_json
+from .fresh_discovery import discover_fresh
 from .plan import Action, Step, plan
 from .project import ProjectConfig, region_matches_database
 from .state import DeployedFunction, DeployedState, check_project_id, load_state, now_iso, save_state
@@ -27,7 +32,7 @@ class DeployRefused(RuntimeError):
 @dataclass(frozen=True)
 class BundleReport:
     bundles: list[Bundle]
-    firebase_json: Path | None
+    firebase_json: Path
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class DeployReport:
 
 
 def resolve_app(app: str | None, config: ProjectConfig) -> str:
+    """The app to bundle: the one given, else `[tool.onto] app`; DeployRefused when neither is."""
     app = app or config.app
     if not app:
         raise DeployRefused(
@@ -59,20 +65,23 @@ def resolve_app(app: str | None, config: ProjectConfig) -> str:
     return app
 
 
-def bundle_project(
-    config: ProjectConfig,
-    app: str | None = None,
-    *,
-    write_firebase_json: bool = True,
-) -> BundleReport:
+def project_triggers(config: ProjectConfig, app: str | None = None) -> list[TriggerSpec]:
+    """Every trigger of the app as it is on disk now (`onto list`)."""
+    return discover_fresh(resolve_app(app, config), config.root)
+
+
+def bundle_project(config: ProjectConfig, app: str | None = None) -> BundleReport:
     """Build every bundle and bring firebase.json in step (one codebase per trigger)."""
-    bundles = build_bundles(resolve_app(app, config), config.build_path, project_root=config.root, config=config)
-    path = None
-    if write_firebase_json:
-        path = config.firebase_json
-        update_firebase_json(path, bundles, build_dir=config.build_path, runtime=config.runtime,
-                             emulators=DEFAULT_EMULATORS)
-    return BundleReport(bundles, path)
+    return write_project_bundles(config, collect_bundles(resolve_app(app, config), config))
+
+
+def write_project_bundles(config: ProjectConfig, contents: list[BundleContents]) -> BundleReport:
+    """Write bundles collected before, and merge their codebases into firebase.json."""
+    write_bundles(config.build_path, contents)
+    bundles = [c.bundle for c in contents]
+    update_firebase_json(config.firebase_json, bundles, build_dir=config.build_path, runtime=config.runtime,
+                         emulators=DEFAULT_EMULATORS)
+    return BundleReport(bundles, config.firebase_json)
 
 
 def check_refusals(config: ProjectConfig, project: str | None, bundles: list[Bundle]) -> str:
@@ -104,8 +113,6 @@ def check_refusals(config: ProjectConfig, project: str | None, bundles: list[Bun
 
 
 def _firebaserc_default(root: Path) -> str | None:
-    import json
-
     try:
         data = json.loads((root / ".firebaserc").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -128,63 +135,74 @@ def deploy_project(
 ) -> DeployReport:
     """Bundle, plan against the recorded state, and (unless dry_run) execute and record.
 
-    State is saved after every finished command's results, only for steps
-    that succeeded; a failure leaves the rest recorded and is reported.
+    Nothing is written (bundles, firebase.json, state) for a dry run or a
+    refused deploy. State is saved after every finished command's results,
+    only for steps that succeeded; a failure leaves the rest recorded and is
+    reported.
     """
     backend_name = backend or config.backend
-    report = bundle_project(config, app, write_firebase_json=not dry_run)
-    project_id = check_refusals(config, project, report.bundles)
+    contents = collect_bundles(resolve_app(app, config), config)
+    bundles = [c.bundle for c in contents]
+    project_id = check_refusals(config, project, bundles)
     state = load_state(config.state_path, project_id)
-    steps = plan(report.bundles, state)
-    target = DeployTarget(
-        project=project_id, runtime=config.runtime, project_root=config.root,
+    steps = plan(bundles, state)
+    target = deploy_target(config, project_id, firebase_bin=firebase_bin, gcloud_bin=gcloud_bin)
+    engine = make_backend(backend_name, target, parallelism=parallelism, runner=runner)
+    changing = [s for s in steps if s.action.changes]
+    commands = [list(c.argv) for c in engine.commands(changing)]
+    warnings = check_programs(engine, changing, dry_run=dry_run)
+    if dry_run:
+        return DeployReport(project_id, backend_name, True, steps, commands, warnings=warnings)
+    write_project_bundles(config, contents)  # what the backends read: bundle folders, firebase.json
+    if not changing:
+        return DeployReport(project_id, backend_name, False, steps, commands, warnings=warnings)
+    recorder = _Recorder(config.state_path, state, backend_name, on_result)
+    results = engine.execute(changing, on_result=recorder.record)
+    return DeployReport(project_id, backend_name, False, steps, commands, results, recorder.path, warnings)
+
+
+def deploy_target(config: ProjectConfig, project: str, *, firebase_bin: str | None = None,
+                  gcloud_bin: str | None = None) -> DeployTarget:
+    """Where the commands aim; the CLIs default to $ONTO_FIREBASE_BIN / $ONTO_GCLOUD_BIN, then PATH."""
+    return DeployTarget(
+        project=project, runtime=config.runtime, project_root=config.root,
         database_location=config.database_location,
         firebase_bin=firebase_bin or os.environ.get("ONTO_FIREBASE_BIN", "firebase"),
         gcloud_bin=gcloud_bin or os.environ.get("ONTO_GCLOUD_BIN", "gcloud"),
     )
-    engine: Backend = make_backend(backend_name, target, parallelism=parallelism, runner=runner)
-    changing = [s for s in steps if s.action.changes]
-    commands = [list(c.argv) for c in engine.commands(changing)]
-    missing = missing_programs(engine.programs(changing))
-    warnings = []
-    if missing:
-        message = (f"{', '.join(missing)} not found on PATH: install it "
-                   "(firebase: npm install -g firebase-tools; gcloud: https://cloud.google.com/sdk)")
-        if not dry_run:
-            raise DeployRefused(message)
-        warnings.append(message)
-    if dry_run or not changing:
-        return DeployReport(project_id, backend_name, dry_run, steps, commands, warnings=warnings)
 
-    recorder = _Recorder(config.state_path, state, backend_name)
 
-    def record(result: StepResult) -> None:
-        recorder.record(result)
-        if on_result:
-            on_result(result)
-
-    results = engine.execute(changing, on_result=record)
-    return DeployReport(project_id, backend_name, False, steps, commands, results, recorder.path, warnings)
+def check_programs(engine: Backend, steps: list[Step], *, dry_run: bool) -> list[str]:
+    """DeployRefused when a CLI the steps need is missing; for a dry run, a warning instead."""
+    missing = missing_programs(engine.programs(steps))
+    if not missing:
+        return []
+    message = (f"{', '.join(missing)} not found on PATH: install it "
+               "(firebase: npm install -g firebase-tools; gcloud: https://cloud.google.com/sdk)")
+    if not dry_run:
+        raise DeployRefused(message)
+    return [message]
 
 
 class _Recorder:
     """Applies each successful result to the state and saves it at once (so a crash loses nothing done)."""
 
-    def __init__(self, state_dir: Path, state: DeployedState, backend: str) -> None:
+    def __init__(self, state_dir: Path, state: DeployedState, backend: str,
+                 on_result: Callable[[StepResult], None] | None) -> None:
         self.state_dir = state_dir
         self.state = state
         self.backend = backend
+        self.on_result = on_result
         self.path: Path | None = None
-        import threading
-
         self._lock = threading.Lock()
 
     def record(self, result: StepResult) -> None:
-        if not result.ok:
-            return
-        with self._lock:
-            self.state = apply_result(self.state, result, self.backend)
-            self.path = save_state(self.state_dir, self.state)
+        if result.ok:
+            with self._lock:
+                self.state = apply_result(self.state, result, self.backend)
+                self.path = save_state(self.state_dir, self.state)
+        if self.on_result:
+            self.on_result(result)
 
 
 def apply_result(state: DeployedState, result: StepResult, backend: str) -> DeployedState:

@@ -3,7 +3,8 @@
 What it writes is the smallest complete project: a mediator module, a
 pyproject with `[tool.onto]`, requirements.txt, a test on the emulator
 fixture, and (through a first `onto bundle`) firebase.json with one
-codebase per trigger and the emulator ports.
+codebase per trigger and the emulator ports. The files are templates in
+`function_templates/new_project/`, readable as the files they become.
 """
 
 from __future__ import annotations
@@ -12,74 +13,20 @@ import keyword
 import re
 from pathlib import Path
 
-MAIN_PY = '''"""{package}: one mediator, from `greetings/{{greeting_id}}` to `welcomes/{{greeting_id}}`."""
+from . import templates
+from .pipeline import bundle_project
+from .project import load_project
 
-from onto_functions import Change, DomainModel, Mediator, Store, ViewModel, fields, sink, source
-
-
-class Greeting(DomainModel):
-    class Meta:
-        collection = "greetings"
-
-    name = fields.Str(required=True)
-
-
-class Welcome(ViewModel):
-    class Meta:
-        path = "welcomes/{{greeting_id}}"
-
-    message = fields.Str(required=True)
-
-
-class WelcomeMediator(Mediator):
-    """Writes a welcome for every greeting, exactly once per event."""
-
-    source = source.domain_model(Greeting)
-    sink = sink.firestore(Welcome)
-
-    @source.triggers.on_create
-    def welcome(self, change: Change[Greeting], store: Store) -> None:
-        greeting_id = change.params["greeting_id"]
-        self.sink.emit(store, Welcome(message=f"Welcome, {{change.after.name}}!"), greeting_id=greeting_id)
-
-
-mediators = [WelcomeMediator]
-'''
-
-TEST_PY = '''"""Runs on the Firestore emulator (fixtures from the onto_functions pytest plugin)."""
-
-from onto_functions.entrypoint import TriggerFunction
-from onto_functions.testing.builders import document_event
-
-from {package}.main import WelcomeMediator
-
-
-def test_a_greeting_gets_one_welcome(db, project_id):
-    welcome = TriggerFunction(WelcomeMediator, "welcome-welcome")
-    event = document_event(project_id, "greetings/g1", after={{"name": "Ada"}})
-    assert welcome.process(event).status == "applied"
-    assert welcome.process(event).status == "duplicate"
-    assert db.document("welcomes/g1").get().to_dict()["message"] == "Welcome, Ada!"
-'''
-
-PYPROJECT = '''[project]
-name = "{name}"
-version = "0.1.0"
-requires-python = ">=3.10"
-dependencies = ["onto-functions"]
-
-[tool.onto]
-app = "{package}.main"
-build_dir = "build/onto"
-region = "us-central1"
-backend = "firebase"
-
-[tool.pytest.ini_options]
-testpaths = ["tests"]
-'''
-
-REQUIREMENTS = "onto-functions\n"
-GITIGNORE = "venv/\n.venv/\n__pycache__/\nbuild/\n.onto/\n.env*\n*-key.json\nfirebase-debug.log\n"
+# Each file of a new project and its template in function_templates/new_project/.
+PROJECT_FILES = (
+    ("pyproject.toml", "pyproject.toml.tmpl"),
+    ("requirements.txt", "requirements.txt.tmpl"),
+    (".gitignore", "gitignore.tmpl"),
+    ("{package}/__init__.py", None),
+    ("{package}/main.py", "main.py.tmpl"),
+    ("tests/__init__.py", None),
+    ("tests/test_main.py", "test_main.py.tmpl"),
+)
 
 
 class ScaffoldError(ValueError):
@@ -97,14 +44,10 @@ def package_name(directory: Path) -> str:
 def scaffold(directory: Path, *, force: bool = False) -> list[Path]:
     """Write the project files into `directory`; returns them. Refuses to overwrite unless `force`."""
     package = package_name(directory)
+    values = {"package": package, "name": package.replace("_", "-")}
     files = {
-        Path("pyproject.toml"): PYPROJECT.format(name=package.replace("_", "-"), package=package),
-        Path("requirements.txt"): REQUIREMENTS,
-        Path(".gitignore"): GITIGNORE,
-        Path(package) / "__init__.py": "",
-        Path(package) / "main.py": MAIN_PY.format(package=package),
-        Path("tests") / "__init__.py": "",
-        Path("tests") / "test_main.py": TEST_PY.format(package=package),
+        Path(target.format(package=package)): templates.render(f"new_project/{source}", **values) if source else ""
+        for target, source in PROJECT_FILES
     }
     existing = [p for p in files if (directory / p).exists()]
     if existing and not force:
@@ -118,3 +61,11 @@ def scaffold(directory: Path, *, force: bool = False) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+def init_project(directory: Path, *, force: bool = False) -> list[Path]:
+    """`onto init`: the project files, then a first bundle and its firebase.json; returns what was written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = scaffold(directory, force=force)
+    report = bundle_project(load_project(directory))
+    return [*written, report.firebase_json]

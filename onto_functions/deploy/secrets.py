@@ -12,7 +12,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 # Names that are credentials whatever they hold (matched on the file name, lowercased).
@@ -46,17 +45,6 @@ _PRIVATE_KEY_RE = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 _CONTENT_SCAN_LIMIT = 1 << 20  # bytes; a key file is a few KiB
 
 
-@dataclass(frozen=True)
-class SecretFinding:
-    """A file that looks like a credential, and why we think so."""
-
-    path: Path
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-
 def secret_reason(path: Path) -> str | None:
     """Why `path` looks like a credential, or None. Reads at most 1 MiB of it."""
     name = path.name.lower()
@@ -83,12 +71,3 @@ def _content_reason(path: Path) -> str | None:
         return "it contains a PEM private key"
     return None
 
-
-def find_secrets(paths: list[Path]) -> list[SecretFinding]:
-    """Every file of `paths` that looks like a credential."""
-    found = []
-    for path in paths:
-        reason = secret_reason(path)
-        if reason:
-            found.append(SecretFinding(path, reason))
-    return found

@@ -1,18 +1,21 @@
 """The `function_templates/` folder: main.py, requirements.txt and functions.yaml of a bundle.
 
 Why templates and not f-strings in code: what a deployed function runs
-should be readable in one place, as the file it becomes. The folder lives
-at the repository root; an installed package finds it as the top-level
-`function_templates` data package (see the README's packaging note).
+should be readable in one place, as the file it becomes.
+
+Where the folder is: in a checkout (and an editable install) it is the
+repository's top-level `function_templates/`; a wheel ships the same files
+as package data at `onto_functions/deploy/function_templates/` (see
+pyproject.toml's package-dir). No other distribution's names are touched.
 """
 
 from __future__ import annotations
 
 import functools
 import string
-import importlib.util
 from pathlib import Path
 
+FOLDER = "function_templates"
 TEMPLATE_NAMES = ("main.py.tmpl", "requirements.txt.tmpl", "functions.yaml.tmpl")
 
 
@@ -20,30 +23,31 @@ class TemplateError(RuntimeError):
     """The templates folder is missing or a template lacks a value."""
 
 
+def template_dirs() -> tuple[Path, Path]:
+    """Where the templates may be: installed beside this module, or at the root of a checkout."""
+    here = Path(__file__).resolve().parent
+    return here / FOLDER, here.parents[1] / FOLDER
+
+
+@functools.lru_cache(maxsize=1)
 def templates_dir() -> Path:
-    """The repo's `function_templates/` when present (a checkout), else the installed copy."""
-    repo = Path(__file__).resolve().parents[2] / "function_templates"
-    if (repo / "main.py.tmpl").is_file():
-        return repo
-    spec = importlib.util.find_spec("function_templates")  # a namespace package: data only
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        if (Path(location) / "main.py.tmpl").is_file():
-            return Path(location)
-    raise TemplateError(
-        f"cannot find function_templates/ (looked in {repo} and the installed "
-        "'function_templates' package); reinstall onto-functions"
-    )
+    """The first of `template_dirs()` that holds the templates."""
+    for candidate in template_dirs():
+        if (candidate / TEMPLATE_NAMES[0]).is_file():
+            return candidate
+    looked = " and ".join(str(p) for p in template_dirs())
+    raise TemplateError(f"cannot find {FOLDER}/ (looked in {looked}); reinstall onto-functions")
 
 
 @functools.lru_cache(maxsize=None)
-def _template(directory: str, name: str) -> string.Template:
-    return string.Template((Path(directory) / name).read_text(encoding="utf-8"))
+def _template(directory: Path, name: str) -> string.Template:
+    return string.Template((directory / name).read_text(encoding="utf-8"))
 
 
-def render(name: str, **values: str) -> str:
-    """Fill `name` (e.g. "main.py.tmpl") with `values`; a missing value is an error, never blank."""
-    template = _template(str(templates_dir()), name)
+def render(template_name: str, /, **values: str) -> str:
+    """Fill `template_name` (e.g. "main.py.tmpl") with `values`; a missing value is an error, never blank."""
+    template = _template(templates_dir(), template_name)
     try:
         return template.substitute(values)
     except KeyError as exc:
-        raise TemplateError(f"template {name} needs a value for {exc.args[0]!r}") from None
+        raise TemplateError(f"template {template_name} needs a value for {exc.args[0]!r}") from None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..testing import wait_for
+from .polling import wait_for
 from .stack import LocalStack, StackConfig
 
 APP = "examples.meeting_room.main"
@@ -65,8 +65,6 @@ def _examples_root() -> Path:
 
 def run_demo(echo: Callable[[str], None] = print, *, keep: bool = False, timeout: float = 60.0) -> DemoResult:
     root = _examples_root()
-    from examples.meeting_room import scenario
-
     began = time.perf_counter()
     project = f"demo-meeting-room-{uuid.uuid4().hex[:6]}"
     state_dir = Path(tempfile.mkdtemp(prefix="onto-demo-"))
@@ -76,38 +74,12 @@ def run_demo(echo: Callable[[str], None] = print, *, keep: bool = False, timeout
     try:
         stack.start()
         echo(f"  Firestore emulator on {stack.emulator_host}, function host on {stack.host_address} "
-             f"({stack.startup_seconds:.1f} s); bundles: {stack.bundle_kind}; state: {state_dir}")
+             f"({stack.startup_seconds:.1f} s); state: {state_dir}")
         for spec in stack.specs:
             echo(f"  trigger {spec.name}: {spec.kind.trigger_name} {spec.document}")
-        db = stack.client()
-
-        host = stack.host
-        assert host is not None
-
-        def wait(predicate: Callable[[], Any], what: str) -> Any:
-            # Deliveries resume once the story waits, and the story moves on only when the host is idle:
-            # the emulator locks pessimistically, and a plain write that meets a handler transaction's
-            # read lock fails after 2 s ("409 Transaction lock timeout") on a loaded machine.
-            host.resume()
-            found = wait_for(predicate, timeout=timeout, message=f"waiting for {what}")
-            host.wait_idle(timeout)
-            return found
-
-        echo("Seeding: a meeting in session, Alice and Bob attending, Carol not yet ...")
-        host.pause()  # the seed's writes are stored as events, delivered when it is done
-        result = scenario.run(db, wait)
-        echo(f"Carol changed her attendance; all three views showed it after "
-             f"{result.seconds_to_converge * 1000:.0f} ms:")
-        for uid, view in result.views.items():
-            echo(f"  users/{uid}/meetingSessions/{scenario.MEETING_ID}: attending={view.attending} "
-                 f"({view.num_attending}), hearing aids={view.num_hearing_aid_requested}, "
-                 f"in session={view.in_session}, location={view.location_address!r}")
-        stack.wait_idle(timeout=timeout)
+        result = _tell_the_story(stack, echo, timeout)
+        ok = _report(stack, echo, timeout) and all(v.num_attending == 3 for v in result.views.values())
         stats = stack.snapshot()
-        totals = stack.stats.totals()
-        echo(f"{totals.get('received', 0)} events received, {totals.get('applied', 0)} applied, "
-             f"{totals.get('duplicates', 0)} duplicates skipped, {totals.get('dead_lettered', 0)} dead-lettered.")
-        ok = all(v.num_attending == 3 for v in result.views.values()) and not totals.get("dead_lettered")
         startup = stack.startup_seconds or 0.0
     finally:
         stack.stop()
@@ -115,5 +87,42 @@ def run_demo(echo: Callable[[str], None] = print, *, keep: bool = False, timeout
             shutil.rmtree(state_dir, ignore_errors=True)
     total = time.perf_counter() - began
     echo(f"Done in {total:.1f} s{'' if not keep else f'; state kept in {state_dir}'}.")
-    return DemoResult(ok, project, {u: v.to_dict() if hasattr(v, "to_dict") else v for u, v in result.views.items()},
-                      result.seconds_to_converge, startup, total, stats)
+    views = {u: v.to_dict() if hasattr(v, "to_dict") else v for u, v in result.views.items()}
+    return DemoResult(ok, project, views, result.seconds_to_converge, startup, total, stats)
+
+
+def _tell_the_story(stack: LocalStack, echo: Callable[[str], None], timeout: float) -> Any:
+    """The meeting-room scenario on the stack's emulator; its result (views, time to converge)."""
+    from examples.meeting_room import scenario
+
+    host = stack.host
+    assert host is not None
+
+    def wait(predicate: Callable[[], Any], what: str) -> Any:
+        # Deliveries resume once the story waits, and the story moves on only when the host is idle:
+        # the emulator locks pessimistically, and a plain write that meets a handler transaction's
+        # read lock fails after 2 s ("409 Transaction lock timeout") on a loaded machine.
+        host.resume()
+        found = wait_for(predicate, timeout=timeout, message=f"waiting for {what}")
+        host.wait_idle(timeout)
+        return found
+
+    echo("Seeding: a meeting in session, Alice and Bob attending, Carol not yet ...")
+    host.pause()  # the seed's writes are stored as events, delivered when it is done
+    result = scenario.run(stack.client(), wait)
+    echo(f"Carol changed her attendance; all three views showed it after "
+         f"{result.seconds_to_converge * 1000:.0f} ms:")
+    for uid, view in result.views.items():
+        echo(f"  users/{uid}/meetingSessions/{scenario.MEETING_ID}: attending={view.attending} "
+             f"({view.num_attending}), hearing aids={view.num_hearing_aid_requested}, "
+             f"in session={view.in_session}, location={view.location_address!r}")
+    return result
+
+
+def _report(stack: LocalStack, echo: Callable[[str], None], timeout: float) -> bool:
+    """Once every event is delivered, what the host counted; True when nothing was dead-lettered."""
+    stack.wait_idle(timeout=timeout)
+    totals = stack.stats.totals()
+    echo(f"{totals.get('received', 0)} events received, {totals.get('applied', 0)} applied, "
+         f"{totals.get('duplicate', 0)} duplicates skipped, {totals.get('dead_lettered', 0)} dead-lettered.")
+    return not totals.get("dead_lettered")

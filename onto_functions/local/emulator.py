@@ -1,160 +1,35 @@
-"""Start, talk to and stop the Cloud Firestore emulator (the gcloud jar) from Python.
+"""The Cloud Firestore emulator's process (the gcloud jar), started and stopped from Python.
 
 Why not `gcloud emulators firestore start`: gcloud adds ~1 s, forks a wrapper
 process that outlives a naive kill, and hides the java process. We run the jar
 ourselves in its own process group so a stop leaves no orphan java behind.
 
-HTTP here uses only urllib: this module is imported by tooling that must stay light.
+Finding the jar and java is `installation`'s job, speaking the emulator's
+HTTP API `emulator_api`'s, and making clients `emulator_client`'s. Their
+public names are importable from here too, where callers first found them.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
-import os
-import re
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from .children import spawner
+from .children import spawner, stop_process_group
+from .emulator_api import EmulatorError, answers_ok, register_trigger
+from .emulator_client import emulator_client
+from .installation import MAIN_CLASS, EmulatorNotFound, find_emulator_jar, find_java
+from .loopback import free_port
 
-if TYPE_CHECKING:  # google-cloud-firestore is heavy; import it only when a client is made.
-    from google.cloud import firestore
+__all__ = [
+    "DEFAULT_PROJECT", "EmulatorError", "EmulatorNotFound", "FirestoreEmulator", "MAIN_CLASS",
+    "emulator_client", "find_emulator_jar", "find_java", "register_trigger",
+]
 
-JAR_ENV = "ONTO_FIRESTORE_EMULATOR_JAR"
-MAIN_CLASS = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
 DEFAULT_PROJECT = "demo-onto"
-_SDK_JAR = Path("platform/cloud-firestore-emulator/cloud-firestore-emulator.jar")
-_COMMON_SDK_ROOTS = (Path("/usr/lib/google-cloud-sdk"), Path("/usr/share/google-cloud-sdk"))
-_FIREBASE_CACHE = Path("~/.cache/firebase/emulators")
-_FIX_HINT = (
-    "Install it with `gcloud components install cloud-firestore-emulator` "
-    "(or `apt-get install google-cloud-cli-firestore-emulator`), "
-    f"or set {JAR_ENV} to the path of cloud-firestore-emulator.jar."
-)
-
-EVENT_TYPES = frozenset(
-    f"google.cloud.firestore.document.v1.{kind}{suffix}"
-    for kind in ("created", "updated", "deleted", "written")
-    for suffix in ("", ".withAuthContext")
-)
-MATCH_TYPES = frozenset({"EXACT", "PATH_PATTERN"})
-
-
-class EmulatorNotFound(RuntimeError):
-    """The emulator jar or java is missing; the message says where we looked and how to fix it."""
-
-
-class EmulatorError(RuntimeError):
-    """The emulator failed to start, or refused a request."""
-
-
-# --------------------------------------------------------------------------- discovery
-
-
-def find_emulator_jar() -> Path:
-    """Locate cloud-firestore-emulator.jar, cheapest places first.
-
-    Order: $ONTO_FIRESTORE_EMULATOR_JAR (an explicit setting that is wrong is an
-    error, never silently ignored); the usual gcloud SDK roots and the root
-    behind the `gcloud` on PATH (no subprocess); `gcloud info` (~1.4 s, so
-    late); firebase-tools' cache (newest version).
-    """
-    explicit = os.environ.get(JAR_ENV)
-    if explicit:
-        path = Path(explicit).expanduser()
-        if path.is_file():
-            return path
-        raise EmulatorNotFound(f"{JAR_ENV}={explicit!r} is not a file. {_FIX_HINT}")
-
-    looked: list[str] = [f"${JAR_ENV} (unset)"]
-    roots = list(_COMMON_SDK_ROOTS)
-    gcloud = shutil.which("gcloud")
-    if gcloud:  # /usr/bin/gcloud -> <root>/bin/gcloud
-        roots.append(Path(os.path.realpath(gcloud)).parent.parent)
-    for root in dict.fromkeys(roots):
-        candidate = root / _SDK_JAR
-        if candidate.is_file():
-            return candidate
-        looked.append(str(candidate))
-
-    if gcloud:
-        root = _gcloud_sdk_root(gcloud)
-        if root is not None:
-            candidate = root / _SDK_JAR
-            if candidate.is_file():
-                return candidate
-            looked.append(f"{candidate} (from `gcloud info`)")
-    else:
-        looked.append("`gcloud info` (no gcloud on PATH)")
-
-    cache = _FIREBASE_CACHE.expanduser()
-    cached = sorted(cache.glob("cloud-firestore-emulator-v*.jar"), key=_jar_version)
-    if cached:
-        return cached[-1]
-    looked.append(str(cache / "cloud-firestore-emulator-v*.jar"))
-
-    raise EmulatorNotFound(
-        "Cloud Firestore emulator jar not found. Looked in:\n  "
-        + "\n  ".join(looked)
-        + f"\n{_FIX_HINT}"
-    )
-
-
-def _gcloud_sdk_root(gcloud: str) -> Path | None:
-    try:
-        out = subprocess.run(
-            [gcloud, "info", "--format=value(installation.sdk_root)"],
-            capture_output=True, text=True, timeout=30, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return Path(out) if out else None
-
-
-def _jar_version(path: Path) -> tuple[int, ...]:
-    """Sort key so v1.19.10 beats v1.19.9 (a string sort would not)."""
-    match = re.search(r"-v(\d+(?:\.\d+)*)\.jar$", path.name)
-    return tuple(int(p) for p in match.group(1).split(".")) if match else ()
-
-
-def find_java() -> Path:
-    """Locate java: $JAVA_HOME/bin/java first (the user chose it), then PATH."""
-    java_home = os.environ.get("JAVA_HOME")
-    looked = []
-    if java_home:
-        candidate = Path(java_home) / "bin" / "java"
-        if os.access(candidate, os.X_OK):
-            return candidate
-        looked.append(str(candidate))
-    else:
-        looked.append("$JAVA_HOME (unset)")
-    on_path = shutil.which("java")
-    if on_path:
-        return Path(on_path)
-    looked.append("java on PATH")
-    raise EmulatorNotFound(
-        "java not found (the Firestore emulator is a Java program; Java 17+ runs the gcloud jar). "
-        "Looked in: " + ", ".join(looked) + ". Install a JDK or set JAVA_HOME."
-    )
-
-
-# --------------------------------------------------------------------------- process
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class FirestoreEmulator:
@@ -233,7 +108,7 @@ class FirestoreEmulator:
         pick_port = self._requested_port == 0
         for attempt in range(3):
             if pick_port:
-                self.port = _free_port()
+                self.port = free_port()
             self.log_path = Path(self._log_dir) / f"emulator-{self.port}.log"
             began = time.monotonic()
             self._spawn(java, jar)
@@ -273,7 +148,7 @@ class FirestoreEmulator:
             code = self._proc.poll()
             if code is not None:
                 raise EmulatorError(self._failure(f"emulator exited with code {code} during startup"))
-            if _answers_ok(self.url):
+            if answers_ok(self.url):
                 # Re-check: a foreign server on a stolen port could have answered for us.
                 if self._proc.poll() is None:
                     return
@@ -293,18 +168,8 @@ class FirestoreEmulator:
         self._log_dir = None
 
     def _terminate(self) -> None:
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return
-        # Only signal while the leader is alive and unreaped: its pid cannot have been reused.
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        except ProcessLookupError:
-            proc.wait(5)
+        if self._proc is not None:
+            stop_process_group(self._proc, grace=5.0)
 
     def __enter__(self) -> FirestoreEmulator:
         return self.start()
@@ -323,149 +188,3 @@ class FirestoreEmulator:
 
     def _failure(self, what: str) -> str:
         return f"{what} (port {self.port}, log {self.log_path}). Log tail:\n{self._log_tail()}"
-
-
-def _answers_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/", timeout=1) as resp:
-            return resp.status == 200 and resp.read().strip() == b"Ok"
-    except (OSError, urllib.error.URLError):
-        return False
-
-
-# --------------------------------------------------------------------------- client
-
-
-def emulator_client(project: str, host: str) -> "firestore.Client":
-    """A Firestore client for `project` on the emulator at `host`; never needs real credentials.
-
-    google-cloud-firestore (2.34) reads FIRESTORE_EMULATOR_HOST once, in
-    Client.__init__, into `client._emulator_host`; the channel, target and auth
-    metadata are derived from that attribute lazily, on first use. Setting the
-    attribute right after construction gives an emulator client without touching
-    os.environ (which would redirect every other client in the process). If a
-    future version stops honouring the attribute we fall back to setting the env
-    var only for the duration of the constructor call.
-    """
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import firestore
-
-    client = firestore.Client(project=project, credentials=AnonymousCredentials())
-    client._emulator_host = host  # type: ignore[attr-defined]
-    if client._target == host:  # type: ignore[attr-defined]
-        return client
-    return _client_via_env(project, host)
-
-
-def _client_via_env(project: str, host: str) -> "firestore.Client":
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import firestore
-
-    saved = os.environ.get("FIRESTORE_EMULATOR_HOST")
-    os.environ["FIRESTORE_EMULATOR_HOST"] = host
-    try:
-        return firestore.Client(project=project, credentials=AnonymousCredentials())
-    finally:
-        if saved is None:
-            del os.environ["FIRESTORE_EMULATOR_HOST"]
-        else:
-            os.environ["FIRESTORE_EMULATOR_HOST"] = saved
-
-
-# --------------------------------------------------------------------------- emulator REST
-
-
-def eventarc_trigger_body(
-    event_type: str,
-    document: str,
-    *,
-    database: str = "(default)",
-    namespace: str = "(default)",
-    match_type: str | None = None,
-) -> dict[str, Any]:
-    """Build and validate a v2 (Eventarc) trigger body.
-
-    Validation is the point: the emulator accepts (200) a body with only
-    eventType and from then on fails every write with 500 "corrupted Eventarc
-    triggers", until restarted. So nothing incomplete may ever be sent.
-    """
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"event_type {event_type!r} is not one of {sorted(EVENT_TYPES)}")
-    for name, value in (("database", database), ("namespace", namespace)):
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    if not isinstance(document, str) or not document or document.startswith("/") or document.endswith("/"):
-        raise ValueError(f"document must be a path like 'meetings/{{meetingId}}', got {document!r}")
-    segments = document.split("/")
-    if any(not s for s in segments):
-        raise ValueError(f"document {document!r} has an empty segment")
-    is_pattern = any("{" in s or "*" in s for s in segments)
-    if len(segments) % 2 and not any("**" in s for s in segments):
-        raise ValueError(f"document {document!r} names a collection (odd segment count), not a document")
-    if match_type is None:
-        match_type = "PATH_PATTERN" if is_pattern else "EXACT"
-    if match_type not in MATCH_TYPES:
-        raise ValueError(f"match_type must be one of {sorted(MATCH_TYPES)}, got {match_type!r}")
-    if match_type == "EXACT" and is_pattern:
-        raise ValueError(f"match_type EXACT cannot be used with the pattern {document!r}")
-    return {
-        "eventType": event_type,
-        "database": database,
-        "namespace": namespace,
-        "document": {"value": document, "matchType": match_type},
-    }
-
-
-def register_trigger(
-    host: str,
-    project: str,
-    trigger_id: str,
-    event_type: str,
-    document: str,
-    *,
-    database: str = "(default)",
-    namespace: str = "(default)",
-    match_type: str | None = None,
-) -> None:
-    """Register (or replace: same id) a v2 trigger; the emulator then POSTs CloudEvents to its --functions_emulator.
-
-    There is no list or delete call: triggers live until the emulator restarts.
-    """
-    for name, value in (("host", host), ("project", project), ("trigger_id", trigger_id)):
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    body = eventarc_trigger_body(
-        event_type, document, database=database, namespace=namespace, match_type=match_type
-    )
-    path = (
-        f"/emulator/v1/projects/{_q(project)}/eventarcTrigger"
-        f"?eventarcTriggerId={urllib.parse.quote(trigger_id, safe='')}"
-    )
-    _request("POST", host, path, body)
-
-
-def clear_project(host: str, project: str, database: str = "(default)") -> None:
-    """Delete every document of a project. Last resort: it fires a delete event per
-    document (a storm through any trigger); a fresh project id is cheaper and cleaner."""
-    _request("DELETE", host, f"/emulator/v1/projects/{_q(project)}/databases/{_q(database)}/documents")
-
-
-def _q(segment: str) -> str:
-    return urllib.parse.quote(segment, safe="()")
-
-
-def _request(method: str, host: str, path: str, body: dict[str, Any] | None = None) -> bytes:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        f"http://{host}{path}", data=data, method=method,
-        headers={"Content-Type": "application/json"} if data is not None else {},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            payload = resp.read()
-            if resp.status != 200:
-                raise EmulatorError(f"{method} http://{host}{path} -> {resp.status}: {payload[:2000]!r}")
-            return payload
-    except urllib.error.HTTPError as err:
-        detail = err.read().decode(errors="replace")[:2000]
-        raise EmulatorError(f"{method} http://{host}{path} -> {err.code}: {detail}") from None

@@ -1,12 +1,16 @@
 """Fault injection for the local function host: off by default, seeded, repeatable per event.
 
-Three faults, each with its own probability:
+Four faults, each with its own probability:
 
 - duplicate: after an event was delivered successfully, deliver it again
   (as production's at-least-once delivery may).
 - reorder: hold an event back for a while, so later events overtake it.
 - fail: the worker committed and answered 2xx, and the host reports a
   failure anyway, so the event is redelivered and the ledger must absorb it.
+- restart: after a delivery, the instance that answered it is killed
+  (SIGKILL), as production replaces instances at any time: what it had in
+  memory is gone, deliveries in flight on it are cut off (and retried), and
+  the next delivery there cold-starts a new process.
 
 Decisions are a pure function of (seed, fault, event id, attempt), not of a
 shared random stream: with many dispatcher threads, a stream would hand out
@@ -22,6 +26,9 @@ import random
 from dataclasses import dataclass
 
 
+_FAULTS = ("duplicate", "reorder", "fail", "restart")
+
+
 @dataclass(frozen=True)
 class FaultPlan:
     """Probabilities in [0, 1]; `hold_back` is the (min, max) delay of a reordered event, in seconds."""
@@ -29,11 +36,12 @@ class FaultPlan:
     duplicate: float = 0.0
     reorder: float = 0.0
     fail: float = 0.0
+    restart: float = 0.0
     seed: int | None = None
     hold_back: tuple[float, float] = (0.05, 0.5)
 
     def __post_init__(self) -> None:
-        for name in ("duplicate", "reorder", "fail"):
+        for name in _FAULTS:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"--{name} is a probability between 0 and 1, got {value!r}")
@@ -45,13 +53,12 @@ class FaultPlan:
 
     @property
     def active(self) -> bool:
-        return bool(self.duplicate or self.reorder or self.fail)
+        return any(getattr(self, name) for name in _FAULTS)
 
     def describe(self) -> str:
         if not self.active:
             return "no faults"
-        return (f"duplicate {self.duplicate:g}, reorder {self.reorder:g}, fail {self.fail:g} "
-                f"(seed {self.seed})")
+        return ", ".join(f"{name} {getattr(self, name):g}" for name in _FAULTS) + f" (seed {self.seed})"
 
 
 class Faults:
@@ -79,3 +86,7 @@ class Faults:
     def fail(self, event_key: str, attempt: int) -> bool:
         """Report this committed delivery as failed? Drawn anew for every attempt."""
         return self.plan.fail > 0 and self._draw("fail", event_key, attempt) < self.plan.fail
+
+    def restart(self, event_key: str, attempt: int) -> bool:
+        """Kill the instance that just answered this delivery? Drawn anew for every attempt."""
+        return self.plan.restart > 0 and self._draw("restart", event_key, attempt) < self.plan.restart

@@ -9,20 +9,17 @@ functions-framework process per trigger. Standard library only.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Callable
 
-from .loopback import LoopbackServer
+from .loopback import LoopbackFront, LoopbackHandler, trigger_route
 
 Handler = Callable[[dict[str, str], bytes], tuple[int, bytes]]
 """handle(headers, body) -> (status, response body). Header names are lower-cased."""
 
-_ROUTE = re.compile(r"^/functions/projects/(?P<project>[^/]+)/triggers/(?P<trigger>[^/?]+)/?(?:\?.*)?$")
 log = logging.getLogger(__name__)
 
 
@@ -38,18 +35,34 @@ class Delivery:
     body: bytes = field(repr=False)
 
 
-class Receiver:
+class _DeliveryHandler(LoopbackHandler):
+    def do_POST(self) -> None:
+        body = self.read_body()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, reply = self.front._dispatch(self.path, headers, body)
+        self.reply(status, reply, "text/plain; charset=utf-8")
+
+
+class Receiver(LoopbackFront):
     """Threaded HTTP server on 127.0.0.1 (free port) dispatching emulator deliveries by trigger id.
 
     Threaded so a slow handler does not block the test thread; note the emulator
     itself sends events one at a time, so a slow handler still delays the events behind it.
     """
 
+    handler = _DeliveryHandler
+    thread_name = "onto-receiver"
+
     def __init__(self) -> None:
+        super().__init__()
         self._handlers: dict[str, Handler] = {}
         self._deliveries: list[Delivery] = []
         self._lock = threading.Lock()
-        self._server: LoopbackServer | None = None
+
+    @property
+    def host(self) -> str:
+        """`127.0.0.1:PORT`, the form `--functions_emulator` takes."""
+        return self.address
 
     # -- routing
 
@@ -69,10 +82,10 @@ class Receiver:
 
     def _dispatch(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         received_at = time.time()
-        match = _ROUTE.match(path)
-        if not match:
+        route = trigger_route(path)
+        if route is None:
             return 404, f"no route for {path}; expected /functions/projects/<p>/triggers/<id>\n".encode()
-        trigger_id, project = match["trigger"], match["project"]
+        project, trigger_id = route
         with self._lock:
             handle = self._handlers.get(trigger_id)
             known = sorted(self._handlers)
@@ -87,47 +100,3 @@ class Receiver:
         with self._lock:
             self._deliveries.append(Delivery(trigger_id, project, status, received_at, headers, body))
         return status, reply
-
-    # -- lifecycle
-
-    @property
-    def host(self) -> str:
-        """`127.0.0.1:PORT`, the form `--functions_emulator` takes."""
-        if self._server is None:
-            raise RuntimeError("receiver not started")
-        return self._server.address
-
-    def start(self) -> Receiver:
-        if self._server is not None:
-            return self
-        receiver = self
-
-        class _RequestHandler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, reply = receiver._dispatch(self.path, headers, body)
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, format: str, *args: object) -> None:
-                log.debug("receiver: " + format, *args)
-
-        self._server = LoopbackServer(_RequestHandler, name="onto-receiver")
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port. Safe to call twice."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def __enter__(self) -> Receiver:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -8,7 +8,7 @@
         ...write documents, poll the views...
 
 Start order, and why:
-1. discover the app's triggers and build the bundles deploy would ship (a
+1. build the bundles deploy would ship, discovering the app's triggers (a
    broken app fails here, before any process starts);
 2. open the durable queue of the state dir (`.onto/emulate/<project>/`),
    keeping what a previous run left pending;
@@ -31,17 +31,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..discovery import discover
 from ..spec import TriggerSpec
-from .emulator import FirestoreEmulator, emulator_client, register_trigger
+from .backoff import Backoff
+from .emulator import FirestoreEmulator
+from .emulator_api import register_trigger
+from .emulator_client import emulator_client
 from .faults import FaultPlan, Faults
-from .host import Backoff, EventLog, FunctionHost, HostServer
+from .host import FunctionHost
+from .host_server import HostServer
+from .journal import EventLog
+from .loopback import free_port
 from .queue import DurableQueue
 from .stats import Stats
-from .workers import WorkerPool, build_worker_bundles, free_port, worker_env
+from .worker_pool import WorkerPool
+from .workers import Worker, worker_env
 
 if TYPE_CHECKING:
     from google.cloud import firestore
+
+    from ..deploy.bundle import Bundle
 
     from .receiver import Receiver
 
@@ -64,6 +72,7 @@ class StackConfig:
     project_root: Path = field(default_factory=Path.cwd)
     faults: FaultPlan = field(default_factory=FaultPlan)
     concurrency: int = 4  # deliveries in flight per trigger (and threads per worker)
+    instances: int = 2  # worker processes per trigger, each started on first use, deliveries spread over them
     host_port: int = 0  # 0: a free loopback port
     emulator_port: int = 0
     emulator_host: str | None = None  # attach to a running emulator (it must deliver to host_port)
@@ -82,6 +91,8 @@ class StackConfig:
             )
         if self.concurrency < 1:
             raise StackError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if self.instances < 1:
+            raise StackError(f"--instances must be at least 1, got {self.instances}")
 
     @property
     def resolved_state_dir(self) -> Path:
@@ -105,7 +116,6 @@ class LocalStack:
         self.server: HostServer | None = None
         self.stats = Stats()
         self.host_address = ""
-        self.bundle_kind = ""
         self.started_at = 0.0
         self.startup_seconds: float | None = None
         self._client: Any = None
@@ -117,6 +127,11 @@ class LocalStack:
     @property
     def state_dir(self) -> Path:
         return self.config.resolved_state_dir
+
+    @property
+    def bundle_dir(self) -> Path:
+        """Where the trigger's bundles are built: one folder each, as `onto bundle` writes them."""
+        return self.state_dir / "bundles"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -140,49 +155,18 @@ class LocalStack:
                 "attaching to a running emulator (--emulator-host) needs --port: the emulator was started "
                 "with --functions_emulator=127.0.0.1:PORT and delivers there, so the host must listen on it"
             )
-        root = str(cfg.project_root.resolve())
-        if root not in sys.path:
-            sys.path.insert(0, root)
-        self.specs = discover(cfg.app)
-        state = self.state_dir
-        state.mkdir(parents=True, exist_ok=True)
-        if cfg.fresh:
-            for suffix in ("", "-wal", "-shm"):
-                (state / f"queue.sqlite{suffix}").unlink(missing_ok=True)
-        self.queue = DurableQueue(state / "queue.sqlite")
-        self.queue.forget_finished(older_than=time.time() - 24 * 3600)  # pending rows are never dropped
-        bundle_dir = state / "bundles"
-        shutil.rmtree(bundle_dir, ignore_errors=True)
-        bundles = build_worker_bundles(cfg.app, self.specs, bundle_dir, project_root=cfg.project_root)
-        self.specs = [b.spec for b in bundles]  # as deploy sees them (project defaults applied)
-        self.bundle_kind = bundles[0].generated_by if bundles else ""
-
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        bundles = self._build_bundles()
+        self.queue = self._open_queue()
         port = cfg.host_port or (0 if self.receiver else free_port())
         if not cfg.emulator_host:
             self.emulator = FirestoreEmulator(port=cfg.emulator_port, project=cfg.project,
-                                           functions_emulator=f"127.0.0.1:{port}", jar=cfg.jar,
-                                           log_dir=state / "logs")
+                                              functions_emulator=f"127.0.0.1:{port}", jar=cfg.jar,
+                                              log_dir=self.state_dir / "logs")
             self.emulator.start()
             self.emulator_host = self.emulator.host
-
-        self.stats = Stats(s.name for s in self.specs)
-        self.workers = WorkerPool(
-            bundles, env=worker_env(emulator_host=self.emulator_host, project=cfg.project,
-                                    concurrency=cfg.concurrency),
-            log_dir=state / "logs", idle_seconds=cfg.idle_seconds,
-            on_start=lambda w: self._emit({"event": "worker_started", "trigger": w.name, "pid": w.proc.pid
-                                           if w.proc else None, "startupMs": round((w.startup_seconds or 0) * 1000)}),
-        )
-        self.host = FunctionHost(self.specs, self.queue, self.workers, faults=Faults(cfg.faults), stats=self.stats,
-                                 concurrency=cfg.concurrency, backoff=cfg.backoff,
-                                 host_extra_attempts=cfg.host_extra_attempts, on_event=self.on_event)
-        if self.receiver is not None:
-            for spec in self.specs:
-                self.receiver.register(spec.name, lambda h, b, n=spec.name: self.host.accept(n, h, b))  # type: ignore[union-attr]
-            self.host_address = self.receiver.host
-        else:
-            self.server = HostServer(self.host, cfg.project, port).start()
-            self.host_address = self.server.address
+        self.host = self._function_host(bundles)
+        self.host_address = self._serve(self.host, port)
         for spec in self.specs:
             register_trigger(self.emulator_host, cfg.project, spec.name, spec.event_type, spec.document,
                              database=spec.options.database, namespace=spec.options.namespace)
@@ -190,24 +174,56 @@ class LocalStack:
         if cfg.prestart:
             self.prestart_workers()
 
+    def _build_bundles(self) -> list[Bundle]:
+        """The bundles deploy would ship, built afresh (a broken app fails here, before any process starts)."""
+        from ..deploy.bundle import build_bundles  # bundling code loads only when a stack starts
+
+        root = str(self.config.project_root.resolve())
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        shutil.rmtree(self.bundle_dir, ignore_errors=True)
+        bundles = build_bundles(self.config.app, self.bundle_dir, project_root=self.config.project_root)
+        self.specs = [b.spec for b in bundles]  # as deploy sees them (project defaults applied)
+        return bundles
+
+    def _open_queue(self) -> DurableQueue:
+        path = self.state_dir / "queue.sqlite"
+        if self.config.fresh:
+            for suffix in ("", "-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+        queue = DurableQueue(path)
+        queue.forget_finished(older_than=time.time() - 24 * 3600)  # pending rows are never dropped
+        return queue
+
+    def _function_host(self, bundles: list[Bundle]) -> FunctionHost:
+        cfg = self.config
+        assert self.queue is not None
+        self.stats = Stats(s.name for s in self.specs)
+        env = worker_env(emulator_host=self.emulator_host, project=cfg.project, concurrency=cfg.concurrency)
+        self.workers = WorkerPool(bundles, env=env, log_dir=self.state_dir / "logs", instances=cfg.instances,
+                                  idle_seconds=cfg.idle_seconds, on_start=self._worker_started)
+        return FunctionHost(self.specs, self.queue, self.workers, faults=Faults(cfg.faults), stats=self.stats,
+                            concurrency=cfg.concurrency, backoff=cfg.backoff,
+                            host_extra_attempts=cfg.host_extra_attempts, on_event=self.on_event)
+
+    def _worker_started(self, worker: Worker) -> None:
+        self._emit({"event": "worker_started", "trigger": worker.name, "instance": worker.instance,
+                    "pid": worker.pid, "startupMs": round((worker.startup_seconds or 0) * 1000)})
+
+    def _serve(self, host: FunctionHost, port: int) -> str:
+        """Where the emulator's deliveries reach `host`: the shared receiver, or an own HTTP front."""
+        if self.receiver is not None:
+            for spec in self.specs:
+                self.receiver.register(spec.name, lambda h, b, n=spec.name: host.accept(n, h, b))
+            return self.receiver.host
+        self.server = HostServer(host, self.config.project, port).start()
+        return self.server.address
+
     def prestart_workers(self) -> None:
-        """Start every trigger's worker now, in parallel (for small apps and demos: no cold first event)."""
-        import threading
-
-        workers = self.workers
-        assert workers is not None
-
-        def start(name: str) -> None:
-            try:
-                workers.release(workers.acquire(name))
-            except Exception as exc:  # the first event will try again and report it
-                self._emit({"event": "worker_failed", "trigger": name, "error": str(exc)[:1000]})
-
-        threads = [threading.Thread(target=start, args=(s.name,)) for s in self.specs]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        """Start every instance of every trigger now, in parallel (for small apps and demos: no cold first event)."""
+        assert self.workers is not None
+        for trigger, exc in self.workers.prestart():
+            self._emit({"event": "worker_failed", "trigger": trigger, "error": str(exc)[:1000]})
 
     def stop(self) -> None:
         """Stop everything this stack started; the queue file stays. Safe to call twice."""
@@ -271,8 +287,9 @@ class LocalStack:
             "emulator": self.emulator_host, "emulatorPid": self.emulator.pid if self.emulator else None,
             "host": self.host_address, "stateDir": str(self.state_dir),
             "triggers": {s.name: {"kind": s.kind.value, "document": s.document} for s in self.specs},
+            "instances": self.config.instances, "concurrency": self.config.concurrency,
             "faults": self.config.faults.describe(), "seed": self.config.faults.seed,
-            "recovered": self.queue.recovered if self.queue else 0, "bundles": self.bundle_kind,
+            "recovered": self.queue.recovered if self.queue else 0, "bundles": str(self.bundle_dir),
         }
 
     def _running_host(self) -> FunctionHost:

@@ -2,20 +2,24 @@
 
 What each counter means (one event may touch several):
 
-    received      events the host accepted from the emulator (or `onto invoke`)
-    delivered     delivery attempts made to the trigger's worker
-    applied       the executor committed the handler's effect
-    duplicates    the executor found the event in its ledger and skipped it
-    superseded    the executor skipped it because a newer event was already applied
-    ignored       the executor did not run the handler (kind or path mismatch)
-    retried       failed attempts that were scheduled again (real or injected failures)
-    dead_lettered given up on: by the executor (after the trigger's max_deliveries)
-                  or by the host (its own attempt limit, e.g. a worker that never starts)
-    injected_*    faults injected (duplicates, held back, failures)
+    received       events the host accepted from the emulator (or `onto invoke`)
+    delivered      delivery attempts made to one of the trigger's instances
+    applied ... contended
+                   the outcome an instance answered, one count per answer
+                   (`onto_functions.outcome.ALL`): applied, duplicate,
+                   superseded, ignored, dead_lettered, refused, failed,
+                   contended; an answer without one counts as failed (5xx),
+                   refused (4xx) or unknown
+    unanswered     attempts that got no answer: the instance did not start,
+                   refused the connection, timed out, or was killed mid-request
+    retried        failed attempts that were scheduled again (real or injected failures)
+    dead_lettered  also counts the events the host gave up on at its own
+                   attempt limit (on top of the executor's dead letters)
+    injected_*     faults injected (duplicates, held back, failures, restarts)
 
-Latency is from the moment the host stored the event to the moment a worker
-acknowledged its first successful delivery: the queueing, backoff and
-handler time a user waits for, without the emulator's own delivery time.
+Latency is from the moment the host stored the event to the moment an
+instance acknowledged its first successful delivery: the queueing, backoff
+and handler time a user waits for, without the emulator's own delivery time.
 """
 
 from __future__ import annotations
@@ -26,13 +30,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-_OUTCOME_COUNTERS = {
-    "applied": "applied",
-    "duplicate": "duplicates",
-    "superseded": "superseded",
-    "ignored": "ignored",
-    "dead_lettered": "dead_lettered",
-}
+from ..outcome import ALL as OUTCOMES
+
+COUNTERS = (
+    "received", "delivered", *OUTCOMES, "unanswered", "retried",
+    "injected_duplicates", "injected_holds", "injected_failures", "injected_restarts", "in_flight",
+)
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:
@@ -49,29 +52,14 @@ def percentile(values: Iterable[float], q: float) -> float | None:
 
 @dataclass
 class TriggerStats:
-    received: int = 0
-    delivered: int = 0
-    applied: int = 0
-    duplicates: int = 0
-    superseded: int = 0
-    ignored: int = 0
-    retried: int = 0
-    dead_lettered: int = 0
-    injected_duplicates: int = 0
-    injected_holds: int = 0
-    injected_failures: int = 0
-    in_flight: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=20_000), repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         p50 = percentile(self.latencies, 50)
         p95 = percentile(self.latencies, 95)
         return {
-            "received": self.received, "delivered": self.delivered, "applied": self.applied,
-            "duplicates": self.duplicates, "superseded": self.superseded, "ignored": self.ignored,
-            "retried": self.retried, "dead_lettered": self.dead_lettered,
-            "injected_duplicates": self.injected_duplicates, "injected_holds": self.injected_holds,
-            "injected_failures": self.injected_failures, "in_flight": self.in_flight,
+            **self.counts,
             "p50_ms": None if p50 is None else round(p50 * 1000, 1),
             "p95_ms": None if p95 is None else round(p95 * 1000, 1),
         }
@@ -92,18 +80,18 @@ class Stats:
 
     def count(self, trigger: str, counter: str, n: int = 1) -> None:
         with self._lock:
-            stats = self._get(trigger)
-            setattr(stats, counter, getattr(stats, counter) + n)
+            self._get(trigger).counts[counter] += n
 
-    def outcome(self, trigger: str, outcome: str, latency: float | None = None) -> None:
-        """A worker acknowledged a delivery with the executor's `outcome`."""
+    def outcome(self, trigger: str, outcome: str) -> None:
+        """An instance answered a delivery with `outcome` (an unexpected one gets a counter of its own)."""
         with self._lock:
-            stats = self._get(trigger)
-            counter = _OUTCOME_COUNTERS.get(outcome)
-            if counter:
-                setattr(stats, counter, getattr(stats, counter) + 1)
-            if latency is not None:
-                stats.latencies.append(latency)
+            counts = self._get(trigger).counts
+            counts[outcome] = counts.get(outcome, 0) + 1
+
+    def latency(self, trigger: str, seconds: float) -> None:
+        """An event was acknowledged `seconds` after the host stored it."""
+        with self._lock:
+            self._get(trigger).latencies.append(seconds)
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """A copy of every trigger's counters and p50/p95 latency (ms)."""

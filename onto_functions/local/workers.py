@@ -1,31 +1,19 @@
-"""Worker processes: each trigger's bundle served by functions-framework, as deployed.
+"""A worker process: one trigger's bundle served by functions-framework, as deployed.
 
 A worker is `functions-framework --source <bundle>/main.py --target <entry>
 --signature-type http` in its own process group, with the emulator's address
-in FIRESTORE_EMULATOR_HOST: the file deploy ships, run by the server Cloud
-Run runs. The host POSTs the emulator's request to it unchanged.
-
-Memory decides the policy. One worker (gunicorn master + one gthread worker,
-Firestore client loaded) holds about 60-80 MB; 50 triggers started eagerly
-would take 3-4 GB. So a worker starts lazily, on its trigger's first event
-(about 1-2 s on 2 cores, paid once), and one that has been idle for
-`idle_seconds` is stopped (its next event starts it again). With an app of
-a few triggers nothing is ever stopped in practice; with 50, only the busy
-ones cost memory.
+in FIRESTORE_EMULATOR_HOST: the file deploy ships (`onto_functions.deploy.
+bundle`), run by the server Cloud Run runs. The host POSTs the emulator's
+request to it unchanged.
 
 No orphans: every worker is spawned through `children.spawner` (its own
 session, and a parent-death signal), so a host killed with SIGKILL takes its
-workers with it.
-
-Bundles: `onto_functions.deploy.bundle.build_bundles` when it exists; until
-then a FALLBACK writes the same main.py (from function_templates/) per
-trigger into the build dir and imports the app from the project root.
+workers with it. When workers start and stop is `worker_pool`'s business.
 """
 
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 import os
 import shutil
@@ -33,100 +21,21 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping
 
-from ..spec import TriggerSpec
 from .children import spawner, stop_process_group
+from .loopback import free_port
+
+if TYPE_CHECKING:
+    from ..deploy.bundle import Bundle
 
 log = logging.getLogger("onto_functions.local")
 
 
 class WorkerError(RuntimeError):
     """A worker did not start or did not answer; the message points at its log."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-# --------------------------------------------------------------------------- bundles
-
-
-@dataclass(frozen=True)
-class WorkerBundle:
-    """What a worker serves: mirrors deploy's Bundle (spec, path, entry_point)."""
-
-    spec: TriggerSpec
-    path: Path  # the bundle folder, holding main.py
-    entry_point: str
-    generated_by: str  # "deploy.bundle" or "fallback"
-    pythonpath: tuple[Path, ...] = ()  # what the worker imports from, first to last
-
-    @property
-    def vendored(self) -> bool:
-        """True for deploy's bundles: the runtime and the app's modules are copies inside the folder."""
-        return self.generated_by == "deploy.bundle"
-
-
-def build_worker_bundles(
-    app: str, specs: Sequence[TriggerSpec], build_dir: Path, *, project_root: Path
-) -> list[WorkerBundle]:
-    """The bundles deploy would ship, built into `build_dir`; the fallback until deploy's builder exists."""
-    try:
-        from ..deploy.bundle import build_bundles  # type: ignore[import-not-found]
-    except ImportError:
-        build_bundles = None
-    if build_bundles is not None:
-        built = build_bundles(app, build_dir, project_root=project_root)
-        # The bundle folder alone on PYTHONPATH: its vendored onto_functions and app modules, exactly
-        # what deploy uploads; third-party packages come from this environment (requirements.txt).
-        return [WorkerBundle(b.spec, Path(b.path), b.entry_point, "deploy.bundle", (Path(b.path),))
-                for b in built]
-    return _fallback_bundles(specs, build_dir, project_root)
-
-
-def _fallback_bundles(specs: Sequence[TriggerSpec], build_dir: Path, project_root: Path) -> list[WorkerBundle]:
-    """FALLBACK (until onto_functions/deploy/bundle.py lands): deploy's main.py, with the app
-    imported from the project root (PYTHONPATH) instead of sources vendored into the folder."""
-    bundles = []
-    for spec in specs:
-        entry_point = spec.name.replace("-", "_")
-        folder = build_dir / spec.name
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "main.py").write_text(_main_py(spec, entry_point), encoding="utf-8")
-        bundles.append(WorkerBundle(spec, folder, entry_point, "fallback", (folder, project_root.resolve())))
-    return bundles
-
-
-def _main_py(spec: TriggerSpec, entry_point: str) -> str:
-    values = {
-        "trigger": spec.name, "mediator_ref": spec.mediator_ref, "module": spec.module,
-        "mediator_root": spec.mediator.split(".")[0], "mediator_expr": spec.mediator,
-        "entry_point": entry_point,
-    }
-    try:
-        from ..deploy.templates import render
-
-        return render("main.py.tmpl", **values)
-    except Exception:  # templates being edited elsewhere: the same file, inline
-        return (
-            f"# Generated by `onto emulate` for {spec.name!r} (fallback bundle).\n"
-            "import functions_framework\n\n"
-            "from onto_functions.entrypoint import http_function\n"
-            f"from {values['module']} import {values['mediator_root']}\n\n"
-            f"{entry_point} = functions_framework.http(\n"
-            f"    http_function({values['mediator_expr']}, {spec.name!r}, entry_point={entry_point!r})\n"
-            ")\n"
-        )
-
-
-# --------------------------------------------------------------------------- workers
 
 
 def _functions_framework() -> list[str]:
@@ -140,15 +49,18 @@ def _functions_framework() -> list[str]:
 
 
 class Worker:
-    """One functions-framework process serving one bundle."""
+    """One functions-framework process serving one bundle: instance number `instance` of its trigger."""
 
-    def __init__(self, bundle: WorkerBundle, env: Mapping[str, str], log_dir: Path,
+    def __init__(self, bundle: Bundle, env: Mapping[str, str], log_dir: Path, *, instance: int = 0,
                  startup_timeout: float = 60.0) -> None:
         self.bundle = bundle
-        paths = [str(p) for p in bundle.pythonpath]
-        self.env = {**env, "PYTHONPATH": os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))}
+        self.instance = instance
+        # The bundle folder first on PYTHONPATH: its vendored onto_functions and app modules, exactly
+        # what deploy uploads; third-party packages come from this environment (requirements.txt).
+        paths = [str(bundle.path), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
+        self.env = {**env, "PYTHONPATH": os.pathsep.join(paths)}
         self.env["K_SERVICE"] = bundle.spec.name
-        self.log_path = log_dir / f"{bundle.spec.name}.log"
+        self.log_path = log_dir / f"{bundle.spec.name}.{instance}.log"
         self.startup_timeout = startup_timeout
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -160,6 +72,10 @@ class Worker:
     @property
     def name(self) -> str:
         return self.bundle.spec.name
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
 
     @property
     def alive(self) -> bool:
@@ -209,13 +125,15 @@ class Worker:
             time.sleep(0.05)
 
     def post(self, headers: Mapping[str, str], body: bytes, timeout: float) -> tuple[int, bytes]:
-        """Send one event; (status, body). Raises OSError when the worker cannot be reached."""
+        """Send one event; (status, body). Raises OSError when no answer came (refused, timed out, cut off)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             sent = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length", "connection")}
             conn.request("POST", f"/{self.bundle.entry_point}", body=body, headers=sent)
             resp = conn.getresponse()
             return resp.status, resp.read()
+        except http.client.HTTPException as exc:  # e.g. IncompleteRead: the process died mid-answer
+            raise ConnectionAbortedError(f"{type(exc).__name__}: {exc}") from exc
         finally:
             conn.close()
 
@@ -225,101 +143,16 @@ class Worker:
         if self.proc is not None:
             stop_process_group(self.proc, signum=signal.SIGINT)
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once, as a platform replacing an instance would."""
+        if self.proc is not None:
+            stop_process_group(self.proc, signum=signal.SIGKILL)
+
     def _log_tail(self, lines: int = 25) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
-
-
-class WorkerPool:
-    """Starts each trigger's worker on first use, stops idle ones, stops all at the end."""
-
-    def __init__(
-        self,
-        bundles: Sequence[WorkerBundle],
-        *,
-        env: Mapping[str, str],
-        log_dir: Path,
-        idle_seconds: float = 300.0,
-        on_start: Callable[[Worker], None] | None = None,
-    ) -> None:
-        self.bundles = {b.spec.name: b for b in bundles}
-        self.env = dict(env)
-        self.log_dir = log_dir
-        self.idle_seconds = idle_seconds
-        self.on_start = on_start
-        self._workers: dict[str, Worker] = {}
-        self._locks = {name: threading.Lock() for name in self.bundles}
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def acquire(self, trigger: str) -> Worker:
-        """The trigger's running worker (started now if needed), marked busy until `release`."""
-        lock = self._locks.get(trigger)
-        if lock is None:
-            raise WorkerError(f"no bundle for trigger {trigger!r}; bundles: {sorted(self.bundles)}")
-        with lock:
-            if self._closed:
-                raise WorkerError("the worker pool is shut down")
-            worker = self._workers.get(trigger)
-            if worker is None or not worker.alive:
-                if worker is not None:
-                    log.warning("worker %s died (exit %s); starting it again (log %s)", trigger,
-                                worker.proc.poll() if worker.proc else None, worker.log_path)
-                worker = Worker(self.bundles[trigger], self.env, self.log_dir)
-                worker.start()
-                with self._lock:
-                    self._workers[trigger] = worker
-                if self.on_start:
-                    self.on_start(worker)
-            with self._lock:
-                worker.busy += 1
-                worker.last_used = time.monotonic()
-            return worker
-
-    def release(self, worker: Worker) -> None:
-        with self._lock:
-            worker.busy -= 1
-            worker.last_used = time.monotonic()
-
-    def reap_idle(self) -> list[str]:
-        """Stop workers idle for longer than `idle_seconds`; returns their triggers."""
-        now = time.monotonic()
-        stopped = []
-        for name, lock in self._locks.items():
-            worker = self._workers.get(name)
-            if worker is None or worker.busy or now - worker.last_used < self.idle_seconds:
-                continue
-            if not lock.acquire(blocking=False):
-                continue
-            try:
-                with self._lock:
-                    if worker.busy or self._workers.get(name) is not worker:
-                        continue
-                    del self._workers[name]
-                worker.stop()
-                stopped.append(name)
-            finally:
-                lock.release()
-        return stopped
-
-    def running(self) -> dict[str, int]:
-        """trigger -> pid of each live worker."""
-        with self._lock:
-            return {n: w.proc.pid for n, w in self._workers.items() if w.alive and w.proc}
-
-    def close(self) -> None:
-        """Stop every worker (in parallel: each may take a moment to exit)."""
-        self._closed = True
-        with self._lock:
-            workers = list(self._workers.values())
-            self._workers.clear()
-        threads = [threading.Thread(target=w.stop) for w in workers]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(15)
 
 
 def worker_env(*, emulator_host: str, project: str, concurrency: int) -> dict[str, str]:
@@ -337,15 +170,3 @@ def worker_env(*, emulator_host: str, project: str, concurrency: int) -> dict[st
         "PYTHONUNBUFFERED": "1",
     })
     return env
-
-
-def describe_answer(status: int, body: bytes) -> tuple[str, str]:
-    """(outcome, detail) from a worker's answer: the executor's JSON, or what came instead."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return ("failed" if status >= 300 else "unknown"), body[:500].decode(errors="replace")
-    if not isinstance(data, dict):
-        return "unknown", str(data)[:500]
-    return str(data.get("outcome") or ("failed" if status >= 300 else "unknown")), str(
-        data.get("detail") or data.get("error") or "")

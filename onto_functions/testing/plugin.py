@@ -1,87 +1,26 @@
-"""pytest fixtures: one Firestore emulator per session, a fresh project per test.
+"""The `onto_functions` pytest plugin: every fixture onto-functions offers, in one name.
 
-Enable with the `onto_functions` pytest11 entry point, or
-`pytest_plugins = ["onto_functions.testing.plugin"]` in a conftest.
+It defines nothing itself; it registers two fixture modules, and the
+dependencies run one way (plugin → stack → emulator_fixtures):
 
-Projects are isolated inside one emulator, so a new project id per test gives a
-clean database without a reset (a reset fires a delete event per document).
+- `onto_functions.testing.emulator_fixtures`: `firestore_emulator`,
+  `event_receiver`, `project_id`, `db`;
+- `onto_functions.testing.stack`: `onto_stack`.
+
+How to enable it:
+
+- installed package, pytest's plugin autoloading on (the default): nothing
+  to do; the pytest11 entry point `onto_functions` loads this module;
+- autoloading off (PYTEST_DISABLE_PLUGIN_AUTOLOAD=1): `-p onto_functions` on
+  the command line, or `pytest_plugins = ["onto_functions.testing.plugin"]`
+  in the rootdir's conftest.py;
+- either way: `pytest_plugins = ["onto_functions.testing.stack"]` (all five
+  fixtures) or `["onto_functions.testing.emulator_fixtures"]` (all but
+  `onto_stack`); with autoloading on, pytest sees they are registered already.
+
+Do not list this module itself in `pytest_plugins` while autoloading is on:
+the entry point has registered it as `onto_functions`, and pytest refuses one
+module under two names ("Plugin already registered under a different name").
 """
 
-from __future__ import annotations
-
-import os
-import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
-
-import pytest
-
-from onto_functions.local.emulator import EmulatorNotFound, FirestoreEmulator, emulator_client
-from onto_functions.local.receiver import Receiver
-
-if TYPE_CHECKING:
-    from google.cloud import firestore
-
-
-@dataclass(frozen=True)
-class EmulatorHandle:
-    """The emulator a session uses, whether this session started it or found it running."""
-
-    host: str
-    started_here: bool
-    functions_emulator: str | None  # where it delivers events; unknown (None) for an external one
-    process: FirestoreEmulator | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}"
-
-
-@pytest.fixture(scope="session")
-def event_receiver() -> Iterator[Receiver]:
-    """The session's receiver for emulator deliveries; register handlers on it by trigger id."""
-    with Receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="session")
-def firestore_emulator(event_receiver: Receiver) -> Iterator[EmulatorHandle]:
-    """Use $FIRESTORE_EMULATOR_HOST if set (left running), else start one that delivers to `event_receiver`."""
-    external = os.environ.get("FIRESTORE_EMULATOR_HOST")
-    if external:
-        yield EmulatorHandle(host=external, started_here=False, functions_emulator=None)
-        return
-    emulator = FirestoreEmulator(functions_emulator=event_receiver.host)
-    try:
-        emulator.start()
-    except EmulatorNotFound as exc:
-        pytest.fail(str(exc), pytrace=False)
-    # Code under test (the executor, a user's own handlers) makes its clients
-    # the way it would in production: from the environment.
-    os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.host
-    try:
-        yield EmulatorHandle(
-            host=emulator.host, started_here=True,
-            functions_emulator=event_receiver.host, process=emulator,
-        )
-    finally:
-        os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
-        emulator.stop()
-
-
-@pytest.fixture
-def project_id() -> str:
-    """A fresh `demo-test-<12 hex>` project: an empty, isolated database (`demo-` = never a real project)."""
-    return f"demo-test-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def db(firestore_emulator: EmulatorHandle, project_id: str) -> Iterator["firestore.Client"]:
-    """A Firestore client on the session emulator, for this test's own project."""
-    client = emulator_client(project_id, firestore_emulator.host)
-    yield client
-    client.close()
-
-
-# The local stack (emulator + function host running the real bundles) as a fixture.
-from onto_functions.testing.stack import onto_stack  # noqa: E402,F401
+pytest_plugins = ["onto_functions.testing.emulator_fixtures", "onto_functions.testing.stack"]

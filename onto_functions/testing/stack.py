@@ -19,30 +19,36 @@ When the session's emulator was started by the plugin, the stack shares it
 of the same project; with an external $FIRESTORE_EMULATOR_HOST the stack
 starts its own emulator, so use `stack.client()`.
 
-Enable it with `pytest_plugins = ["onto_functions.testing.stack"]` in a
-conftest (or import `onto_stack` into the test module).
+Enabled by the `onto_functions` plugin (`.plugin`), or with
+`pytest_plugins = ["onto_functions.testing.stack"]` in the rootdir's
+conftest.py, with plugin autoloading on or off: this module's own
+`pytest_plugins` brings the emulator fixtures it builds on.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import pytest
 
-from onto_functions.local.faults import FaultPlan
-from onto_functions.local.host import Backoff
-from onto_functions.local.stack import LocalStack, StackConfig
-from onto_functions.testing.plugin import EmulatorHandle  # its fixtures come with the onto_functions plugin
+from ..local.faults import FaultPlan
+from ..local.host import Backoff
+from ..local.receiver import Receiver
+from ..local.stack import LocalStack, StackConfig
+from .emulator_fixtures import EmulatorHandle
 
 __all__ = ["onto_stack"]
+
+# The fixtures `onto_stack` builds on (firestore_emulator, event_receiver, project_id).
+pytest_plugins = ["onto_functions.testing.emulator_fixtures"]
 
 StartStack = Callable[..., LocalStack]
 
 
 @pytest.fixture
 def onto_stack(
-    firestore_emulator: EmulatorHandle, event_receiver: Any, project_id: str, tmp_path: Path
+    firestore_emulator: EmulatorHandle, event_receiver: Receiver, project_id: str, tmp_path: Path
 ) -> Iterator[StartStack]:
     """A function that starts the local stack for an app: `onto_stack(app, *, project_root=None,
     duplicate=0, reorder=0, fail=0, seed=None, concurrency=4, retry_delay=0.2)`; stopped after the test."""

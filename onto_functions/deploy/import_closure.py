@@ -19,7 +19,7 @@ import ast
 import hashlib
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 # Folders never searched for project modules (the runtime is vendored apart).
 SKIPPED_TOP_LEVEL = frozenset({"onto_functions"})
@@ -32,10 +32,14 @@ class DependencyError(ValueError):
 
 @dataclass(frozen=True)
 class Closure:
-    """The project files one module needs, and the third-party names it imports."""
+    """The project files one module needs, and the third-party modules it imports."""
 
     files: tuple[Path, ...]  # relative to the project root, sorted
-    external: frozenset[str]  # top-level names imported from outside the project
+    # Dotted names imported from outside the project and the standard library, with their parents:
+    # `from google.cloud import storage` gives google, google.cloud and google.cloud.storage
+    # (an imported name may be an attribute rather than a module: whoever maps names to
+    # distributions takes the longest one it knows).
+    external: frozenset[str]
 
 
 def module_file(module: str, project_root: Path) -> Path | None:
@@ -50,11 +54,19 @@ def module_file(module: str, project_root: Path) -> Path | None:
     return None
 
 
+def module_name(relative: Path) -> str:
+    """The module a project file defines: `shop/models.py` → `shop.models`, `shop/__init__.py` → `shop`."""
+    parts = list(PurePosixPath(relative).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
 def _is_package_dir(module: str, project_root: Path) -> bool:
     return project_root.joinpath(*module.split(".")).is_dir()
 
 
-def _imports_of(tree: ast.AST, module: str, is_package: bool) -> list[tuple[str, tuple[str, ...]]]:
+def imports_of(tree: ast.AST, module: str, is_package: bool) -> list[tuple[str, tuple[str, ...]]]:
     """(absolute module, names imported from it) for every import statement."""
     found: list[tuple[str, tuple[str, ...]]] = []
     package = module if is_package else module.rpartition(".")[0]
@@ -94,7 +106,7 @@ def _imports_cached(path: Path, name: str, needed_by: str) -> list[tuple[str, tu
             raise DependencyError(f"cannot parse {path} (needed by {needed_by}): {exc}") from exc
         if len(_parsed) > 20_000:
             _parsed.clear()
-        found = _parsed[key] = _imports_of(tree, name, path.name == "__init__.py")
+        found = _parsed[key] = imports_of(tree, name, path.name == "__init__.py")
     return found
 
 
@@ -116,22 +128,27 @@ def closure(module: str, project_root: Path) -> Closure:
             pending.append(".".join(parts[:i]))
         path = module_file(name, root)
         if path is None:
-            top = parts[0]
-            if (
-                top not in SKIPPED_TOP_LEVEL
-                and top not in sys.stdlib_module_names
-                and top != "__future__"
-                and module_file(top, root) is None
-                and not _is_package_dir(top, root)
-            ):
-                external.add(top)
+            if _is_third_party(name, root):
+                external.add(name)
             continue
         files.add(path.relative_to(root))
         for target, names in _imports_cached(path, name, module):
             pending.append(target)
-            # `from pkg import sub` imports the submodule pkg.sub when there is one
+            # `from pkg import sub` imports the submodule pkg.sub when there is one (ours or a third party's)
             for item in names:
                 sub = f"{target}.{item}"
-                if module_file(sub, root) is not None:
+                if module_file(sub, root) is not None or _is_third_party(target, root):
                     pending.append(sub)
     return Closure(files=tuple(sorted(files)), external=frozenset(external))
+
+
+def _is_third_party(module: str, root: Path) -> bool:
+    """True when `module` is neither the project's, nor the runtime's, nor the standard library's."""
+    top = module.partition(".")[0]
+    return (
+        top not in SKIPPED_TOP_LEVEL
+        and top not in sys.stdlib_module_names
+        and top != "__future__"
+        and module_file(top, root) is None
+        and not _is_package_dir(top, root)
+    )
