@@ -153,8 +153,6 @@ def write_retry() -> Any:
     return _retry
 
 
-
-
 def _stored(snap: Any) -> StoredDocument | None:
     if not snap.exists:
         return None
