@@ -50,8 +50,23 @@ def pin(distribution: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def _packages_distributions() -> dict[str, list[str]]:
-    return metadata.packages_distributions()
+    """Top-level import names → the distributions that install them, from each distribution's
+    files as well as its top_level.txt: Python 3.10's `packages_distributions` reads only the
+    latter, which protobuf lacks, and so misses that it installs `google.protobuf`."""
+    mapping: dict[str, list[str]] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        tops = set((dist.read_text("top_level.txt") or "").split())
+        for file in dist.files or ():
+            head = file.parts[0] if file.parts else ""
+            if head and not head.endswith((".dist-info", ".data")) and head not in ("..", "__pycache__"):
+                tops.add(head.split(".")[0])
+        for top in tops:
+            if name and name not in mapping.setdefault(top, []):
+                mapping[top].append(name)
+    return mapping
 
 
 def external_requirements(modules: Iterable[str]) -> list[str]:
