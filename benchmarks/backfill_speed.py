@@ -24,7 +24,8 @@ import uuid
 from typing import Any
 
 from onto_functions import Change, Mediator, Store, sink, source
-from onto_functions.local.emulator import FirestoreEmulator, emulator_client
+from onto_functions.local.emulator import FirestoreEmulator
+from onto_functions.local.emulator_client import emulator_client
 from onto_functions.ops import backfill
 from onto_functions.ops.offline import offline_executor
 from onto_functions.ops.target import Target

@@ -29,7 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from onto_functions import Change, Mediator, Store, ViewModel, fields, sink, source
 from onto_functions.entrypoint import TriggerFunction
 from onto_functions.decoding import decode_request
-from onto_functions.local.emulator import FirestoreEmulator, emulator_client, register_trigger
+from onto_functions.local.emulator import FirestoreEmulator
+from onto_functions.local.emulator_api import register_trigger
+from onto_functions.local.emulator_client import emulator_client
 from onto_functions.local.receiver import Receiver
 from onto_functions.testing import wait_for
 from onto_functions.testing.builders import document_event

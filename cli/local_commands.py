@@ -135,7 +135,8 @@ def _run_in_foreground(config: Any, json_log: bool) -> None:
 
 
 def _start(stack: Any) -> None:
-    from onto_functions.local.emulator import EmulatorError, EmulatorNotFound
+    from onto_functions.local.emulator_api import EmulatorError
+    from onto_functions.local.installation import EmulatorNotFound
     from onto_functions.local.stack import StackError
 
     try:
@@ -272,7 +273,7 @@ def demo(
     three. Exits 0 on success; starts and stops everything it needs.
     """
     from onto_functions.local.demo import DemoUnavailable, run_demo
-    from onto_functions.local.emulator import EmulatorNotFound
+    from onto_functions.local.installation import EmulatorNotFound
 
     try:
         result = run_demo(echo=typer.echo, keep=keep)

@@ -13,14 +13,10 @@ import pytest
 from google.events.cloud.firestore_v1.types import DocumentEventData
 
 from onto_functions.local import installation as emulator_mod
-from onto_functions.local.emulator import (
-    EmulatorError,
-    EmulatorNotFound,
-    FirestoreEmulator,
-    emulator_client,
-    find_emulator_jar,
-    register_trigger,
-)
+from onto_functions.local.emulator import FirestoreEmulator
+from onto_functions.local.emulator_api import EmulatorError, register_trigger
+from onto_functions.local.emulator_client import emulator_client
+from onto_functions.local.installation import EmulatorNotFound, find_emulator_jar
 from onto_functions.local.receiver import Receiver
 from onto_functions.testing import wait_for
 from onto_functions.testing.emulator_fixtures import EmulatorHandle

@@ -29,7 +29,7 @@ import pytest
 from onto_functions.deploy.bundle import build_bundles
 from onto_functions.deploy.firebase_json import update_firebase_json
 from onto_functions.deploy.project import load_project
-from onto_functions.local.emulator import MAIN_CLASS, find_emulator_jar
+from onto_functions.local.installation import MAIN_CLASS, find_emulator_jar
 from onto_functions.testing import wait_for
 
 REPO = Path(__file__).resolve().parents[1]

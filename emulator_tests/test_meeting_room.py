@@ -13,7 +13,7 @@ from examples.meeting_room import scenario
 from examples.meeting_room.models import Ticket
 from onto_functions import Store, discover, ledger
 from onto_functions.entrypoint import function_for_spec
-from onto_functions.local.emulator import register_trigger
+from onto_functions.local.emulator_api import register_trigger
 from onto_functions.testing import wait_for
 
 APP = "examples.meeting_room.main"

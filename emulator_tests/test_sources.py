@@ -12,7 +12,8 @@ from onto_functions import EventKind, Mediator, ledger, sink, source
 from onto_functions.encoding import encode_cloudevent
 from onto_functions.entrypoint import TriggerFunction
 from onto_functions.testing.builders import document_event
-from onto_functions.local.emulator import emulator_client, register_trigger
+from onto_functions.local.emulator_api import register_trigger
+from onto_functions.local.emulator_client import emulator_client
 from onto_functions.testing import wait_for
 
 

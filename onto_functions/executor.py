@@ -118,7 +118,7 @@ class _Delivery:
     """One delivery of one event: the attempts, what the ledger said, what to answer."""
 
     def __init__(self, executor: Executor, client: Any, event: AnyEvent) -> None:
-        self.x = executor
+        self.executor = executor
         self.client = client
         self.event = event
         self.token = uuid.uuid4().hex  # tells this delivery's own mark from a concurrent one's
@@ -147,16 +147,16 @@ class _Delivery:
         """Run the handler and commit once; None to go again. A retry of a hot document
         holds its turn throughout (hot_documents.py); a first attempt only while committing."""
         held = self.queued
-        with self.x.hot.turn(held, self._remaining()):
+        with self.executor.hot.turn(held, self._remaining()):
             work = UnitOfWork(self.client)
             try:
-                self.x.handler(self.x.source.argument(self.event), work)
+                self.executor.handler(self.executor.source.argument(self.event), work)
             except (UnfitSnapshot, UnfitMessage) as exc:
                 return self._handler_failed(exc, permanent=True)
             except Exception as exc:  # the handler's own error: never contention
                 return self._handler_failed(exc)
             keys = [(self.event.project, self.event.database, path) for path in work.writes]
-            with self.x.hot.turn([] if held else keys, self._remaining()):
+            with self.executor.hot.turn([] if held else keys, self._remaining()):
                 try:
                     written = work.commit(self._bookkeeping())
                 except (CommitRejected, CommitUncertain) as exc:
@@ -166,15 +166,15 @@ class _Delivery:
         return self._applied(written)
 
     def _remaining(self) -> float:
-        return self.x.contention.deadline_seconds - (time.monotonic() - self.started)
+        return self.executor.contention.deadline_seconds - (time.monotonic() - self.started)
 
     def _settle(self) -> Outcome | None:
         """An outcome decided without running the handler, or None to run it."""
-        if not self.x.keeps_ledger:
+        if not self.executor.keeps_ledger:
             return self._too_old() or (self._create_conflict() if self.unproven_create is not None else None)
         if self.guess is not NO_GUESS:
             return None
-        state = self.state = ledger.read_state(self.client, self.x.spec.name, self.event)
+        state = self.state = ledger.read_state(self.client, self.executor.spec.name, self.event)
         if state.mark is not None:
             ours = state.mark.data.get("attemptToken") == self.token  # our uncertain commit landed
             return self._done(status.APPLIED if ours else status.DUPLICATE)
@@ -190,20 +190,20 @@ class _Delivery:
     # -- guesses and bookkeeping ----------------------------------------------
     def _first_guess(self) -> Any:
         """What the commit may assume instead of reading the ledger first (NO_GUESS: read)."""
-        if not self.x.keeps_ledger or self._age() > self.x.spec.options.max_event_age_seconds:
+        if not self.executor.keeps_ledger or self._age() > self.executor.spec.options.max_event_age_seconds:
             return NO_GUESS
-        return self.x.watermarks.guess(self.event) if self.x.latest_state else None
+        return self.executor.watermarks.guess(self.event) if self.executor.latest_state else None
 
     def _bookkeeping(self) -> list[tuple[Write, Any]]:
-        if not self.x.keeps_ledger:
+        if not self.executor.keeps_ledger:
             return []
-        name, event = self.x.spec.name, self.event
+        name, event = self.executor.spec.name, self.event
         guarded: list[tuple[Write, Any]] = [
-            (Write("create", ledger.mark_path(name, ledger.event_key(event)), self.x.mark(event, status.APPLIED, self.token)), True),
+            (Write("create", ledger.mark_path(name, ledger.event_key(event)), self.executor.mark(event, status.APPLIED, self.token)), True),
             (Write("delete", ledger.dead_letter_path(name, ledger.event_key(event))), None),  # asserts: not dead-lettered
         ]
-        if self.x.latest_state:
-            guarded.append((Write("set", ledger.watermark_path(name, event.document), self.x.watermark(event)),
+        if self.executor.latest_state:
+            guarded.append((Write("set", ledger.watermark_path(name, event.document), self.executor.watermark(event)),
                             self._watermark_guard()))
         return guarded
 
@@ -215,22 +215,22 @@ class _Delivery:
 
     def _superseded(self, state: LedgerState) -> bool:
         seen = state.watermark
-        return self.x.latest_state and seen is not None and applied_order(seen.data) >= self.event.order_key
+        return self.executor.latest_state and seen is not None and applied_order(seen.data) >= self.event.order_key
 
     def _supersede(self) -> Outcome:
-        mark = self.x.mark(self.event, status.SUPERSEDED, self.token)
+        mark = self.executor.mark(self.event, status.SUPERSEDED, self.token)
         try:  # marked too, so a redelivery of this event is a cheap duplicate
-            UnitOfWork(self.client).commit([(Write("create", ledger.mark_path(self.x.spec.name, ledger.event_key(self.event)), mark), True)])
+            UnitOfWork(self.client).commit([(Write("create", ledger.mark_path(self.executor.spec.name, ledger.event_key(self.event)), mark), True)])
         except (CommitRejected, CommitUncertain):
             pass  # a concurrent delivery marked it: settled either way
         return self._done(status.SUPERSEDED)
 
     # -- after the commit ---------------------------------------------------------
     def _applied(self, written: dict[str, datetime]) -> Outcome:
-        if self.x.latest_state:
-            path = ledger.watermark_path(self.x.spec.name, self.event.document)
+        if self.executor.latest_state:
+            path = ledger.watermark_path(self.executor.spec.name, self.event.document)
             if path in written:
-                self.x.watermarks.remember(self.event, written[path])
+                self.executor.watermarks.remember(self.event, written[path])
         return self._done(status.APPLIED)
 
     def _lost_race(self, work: UnitOfWork, exc: Exception, keys: list, *, queued: bool) -> Outcome | None:
@@ -242,32 +242,32 @@ class _Delivery:
         # Under every-event semantics a failed precondition on the handler's writes says the
         # mark was still absent, and the next commit's create of it proves that again: no read.
         # A create that found its document (the mark's?) or an unknown fate must be read.
-        again = (rejected and not exc.found_existing and self.x.keeps_ledger and not self.x.latest_state
+        again = (rejected and not exc.found_existing and self.executor.keeps_ledger and not self.executor.latest_state
                  and not self.skipped_read)  # never twice in a row: a rejection may hide a dead letter
         self.skipped_read = again
         self.guess = None if again else NO_GUESS
-        self.x.watermarks.forget(self.event.subject)
+        self.executor.watermarks.forget(self.event.subject)
         self.unproven_create = work if rejected and exc.found_existing and work.writes else None
         if rejected and keys:
-            self.x.hot.mark(keys)
+            self.executor.hot.mark(keys)
             self.queued = keys
         elapsed = time.monotonic() - self.started
-        policy = self.x.contention
+        policy = self.executor.contention
         if self.attempts >= policy.max_attempts or elapsed >= policy.deadline_seconds:
             return self._contended(f"lost every commit race: {self.attempts} attempts in {elapsed:.1f} s; last: {exc}")
         # Lost while holding the turn: another instance writes here too; spread out.
         backoff = queued or not ((guessed and not again) or self.queued)
-        self.pause = policy.delay(self.attempts, self.x.rng) if backoff else 0.0
+        self.pause = policy.delay(self.attempts, self.executor.rng) if backoff else 0.0
         return None
 
     def _contended(self, detail: str) -> Outcome:
         """Redeliver later without counting a handler failure; with retries off no
         redelivery will come, so the event is dead-lettered instead of dropped."""
-        if self.x.keeps_ledger:
+        if self.executor.keeps_ledger:
             settled = self._settle_now()
             if settled is not None:
                 return settled
-        if not self.x.spec.options.retry:
+        if not self.executor.spec.options.retry:
             return self._dead_letter(detail, 0)
         return self._done(status.CONTENDED, detail=detail)
 
@@ -287,7 +287,7 @@ class _Delivery:
         return self._settle()
 
     def _handler_failed(self, exc: Exception, *, permanent: bool = False) -> Outcome:
-        if self.x.keeps_ledger:
+        if self.executor.keeps_ledger:
             settled = self._settle_now()  # another instance may have applied it meanwhile
             if settled is not None:
                 return settled
@@ -296,16 +296,16 @@ class _Delivery:
         before = int(seen.data.get("deliveries", 0)) if seen else 0
         if permanent:
             return self._dead_letter(f"the event does not fit the source model: {error}", before + 1)
-        options = self.x.spec.options
+        options = self.executor.spec.options
         if not options.retry:  # nothing will redeliver: no count to keep
             return self._dead_letter(error, before + 1)
-        failed = self.x.failures.count(self.client, self.event, error, seen)
+        failed = self.executor.failures.count(self.client, self.event, error, seen)
         if failed >= options.max_deliveries:
             return self._dead_letter(error, failed)
         return self._done(status.FAILED, failed_deliveries=failed, detail=error)
 
     def _too_old(self) -> Outcome | None:
-        age, limit = self._age(), self.x.spec.options.max_event_age_seconds
+        age, limit = self._age(), self.executor.spec.options.max_event_age_seconds
         if age <= limit:
             return None
         seen = self.state.failure if self.state is not None else None
@@ -314,16 +314,16 @@ class _Delivery:
         return self._dead_letter(f"event is {age:.0f} s old, past max_event_age_seconds={limit}{hint}", failed)
 
     def _dead_letter(self, reason: str, failed: int) -> Outcome:
-        if not self.x.failures.dead_letter(self.client, self.event, reason, failed_deliveries=failed,
-                                           unless_applied=self.x.keeps_ledger):
+        if not self.executor.failures.dead_letter(self.client, self.event, reason, failed_deliveries=failed,
+                                           unless_applied=self.executor.keeps_ledger):
             return self._settle_now() or self._done(status.DUPLICATE)  # applied meanwhile: not dead
         return self._done(status.DEAD_LETTERED, failed_deliveries=failed, detail=reason)
 
     def _age(self) -> float:
-        return (self.x.clock() - self.event.time).total_seconds()
+        return (self.executor.clock() - self.event.time).total_seconds()
 
     def _done(self, name: str, **fields: Any) -> Outcome:
-        return self.x.outcome(name, self.event, commit_attempts=self.attempts, **fields)
+        return self.executor.outcome(name, self.event, commit_attempts=self.attempts, **fields)
 
 
 def describe(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from onto_functions_cli.main import app
 from onto_functions.local.worker_logs import WorkerLogFollower, parse_line, readable
 from onto_functions.ops.backfill import BackfillError, parse_where
 from onto_functions.ops.target import TargetRefused, find_target

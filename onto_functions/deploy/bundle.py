@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..spec import TriggerSpec
 from . import templates
-from .bundle_errors import BundleError, BundleWarning
+from .bundle_errors import BundleError
 from .bundle_folder import remove_stale_bundles, write_bundle
 from .fresh_discovery import discover_cached
 from .import_closure import Closure, closure, module_file
@@ -41,8 +41,7 @@ from .runtime_files import runtime_files
 HASH_VERSION = b"onto-bundle-v1\0"
 CODEBASE_RE = re.compile(r"^[a-z0-9_-]{1,63}$")  # firebase-tools' validateCodebase
 
-__all__ = ["Bundle", "BundleContents", "BundleError", "BundleWarning", "build_bundles", "collect_bundles",
-           "write_bundles"]
+__all__ = ["Bundle", "BundleContents", "build_bundles", "collect_bundles", "write_bundles"]
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ process that outlives a naive kill, and hides the java process. We run the jar
 ourselves in its own process group so a stop leaves no orphan java behind.
 
 Finding the jar and java is `installation`'s job, speaking the emulator's
-HTTP API `emulator_api`'s, and making clients `emulator_client`'s. Their
-public names are importable from here too, where callers first found them.
+HTTP API `emulator_api`'s, and making clients `emulator_client`'s: import
+those names from there.
 """
 
 from __future__ import annotations
@@ -19,15 +19,11 @@ import time
 from pathlib import Path
 
 from .children import spawner, stop_process_group
-from .emulator_api import EmulatorError, answers_ok, register_trigger
-from .emulator_client import emulator_client
-from .installation import MAIN_CLASS, EmulatorNotFound, find_emulator_jar, find_java
+from .emulator_api import EmulatorError, answers_ok
+from .installation import MAIN_CLASS, find_emulator_jar, find_java
 from .loopback import free_port
 
-__all__ = [
-    "DEFAULT_PROJECT", "EmulatorError", "EmulatorNotFound", "FirestoreEmulator", "MAIN_CLASS",
-    "emulator_client", "find_emulator_jar", "find_java", "register_trigger",
-]
+__all__ = ["DEFAULT_PROJECT", "FirestoreEmulator"]
 
 DEFAULT_PROJECT = "demo-onto"
 

@@ -38,7 +38,7 @@ from .queue import DurableQueue, QueuedEvent
 from .stats import Stats
 from .worker_pool import WorkerPool
 
-__all__ = ["Backoff", "EventLog", "FunctionHost"]  # Backoff and EventLog: importable here, where callers found them
+__all__ = ["FunctionHost"]
 
 log = logging.getLogger("onto_functions.local")
 

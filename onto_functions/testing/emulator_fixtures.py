@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
-from ..local.emulator import EmulatorNotFound, FirestoreEmulator, emulator_client
+from ..local.emulator import FirestoreEmulator
+from ..local.emulator_client import emulator_client
+from ..local.installation import EmulatorNotFound
 from ..local.receiver import Receiver
 
 if TYPE_CHECKING:

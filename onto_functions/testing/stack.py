@@ -32,8 +32,8 @@ from typing import Callable, Iterator
 
 import pytest
 
+from ..local.backoff import Backoff
 from ..local.faults import FaultPlan
-from ..local.host import Backoff
 from ..local.receiver import Receiver
 from ..local.stack import LocalStack, StackConfig
 from .emulator_fixtures import EmulatorHandle
