@@ -197,10 +197,11 @@ class _Delivery:
     def _bookkeeping(self) -> list[tuple[Write, Any]]:
         if not self.executor.keeps_ledger:
             return []
-        name, event = self.executor.spec.name, self.event
+        name, event, key = self.executor.spec.name, self.event, ledger.event_key(self.event)
+        mark = self.executor.mark(event, status.APPLIED, self.token)
         guarded: list[tuple[Write, Any]] = [
-            (Write("create", ledger.mark_path(name, ledger.event_key(event)), self.executor.mark(event, status.APPLIED, self.token)), True),
-            (Write("delete", ledger.dead_letter_path(name, ledger.event_key(event))), None),  # asserts: not dead-lettered
+            (Write("create", ledger.mark_path(name, key), mark), True),
+            (Write("delete", ledger.dead_letter_path(name, key)), None),  # asserts: not dead-lettered
         ]
         if self.executor.latest_state:
             guarded.append((Write("set", ledger.watermark_path(name, event.document), self.executor.watermark(event)),
@@ -219,8 +220,9 @@ class _Delivery:
 
     def _supersede(self) -> Outcome:
         mark = self.executor.mark(self.event, status.SUPERSEDED, self.token)
+        path = ledger.mark_path(self.executor.spec.name, ledger.event_key(self.event))
         try:  # marked too, so a redelivery of this event is a cheap duplicate
-            UnitOfWork(self.client).commit([(Write("create", ledger.mark_path(self.executor.spec.name, ledger.event_key(self.event)), mark), True)])
+            UnitOfWork(self.client).commit([(Write("create", path, mark), True)])
         except (CommitRejected, CommitUncertain):
             pass  # a concurrent delivery marked it: settled either way
         return self._done(status.SUPERSEDED)
