@@ -35,12 +35,12 @@ from typing import Any, Union
 from urllib.parse import quote
 
 from .events import DocumentEvent
+from .names import RESERVED_PREFIX  # noqa: F401  (one home: the rules of names)
 from .store import StoredDocument, fetch
 from .stream_events import MessageEvent, TickEvent
 
 AnyEvent = Union[DocumentEvent, MessageEvent, TickEvent]
 
-RESERVED_PREFIX = "_onto_"
 LEDGER = "_onto_ledger"
 WATERMARKS = "_onto_watermarks"
 FAILURES = "_onto_failures"
@@ -128,6 +128,3 @@ def read_state(client: Any, trigger: str, event: AnyEvent) -> LedgerState:
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
-
-def is_reserved(path: str) -> bool:
-    return path.strip("/").startswith(RESERVED_PREFIX)

@@ -21,6 +21,7 @@ from typing import Any, Callable, ClassVar, Mapping, Union
 from .change import Change
 from .events import DocumentEvent
 from .models import DomainModel, ViewModel, snake_case
+from .names import RESERVED_PREFIX
 from .paths import PathTemplate
 from .spec import DOCUMENT_KINDS, EventKind, TriggerOptions, TriggerSpec
 from .stream_sources import MessageSource, ScheduleSource
@@ -52,6 +53,8 @@ class Source:
         """(the event with its path parameters, "") when it is this trigger's, else (None, why not)."""
         if not isinstance(event, DocumentEvent):
             return None, f"a {type(event).__name__} on a document trigger"
+        if event.document.startswith(RESERVED_PREFIX):  # a top-level wildcard matches bookkeeping too
+            return None, f"{event.document!r} is onto's own bookkeeping"
         params = self.pattern.match(event.document)
         if params is None:
             return None, f"{event.document!r} does not match {self.pattern.text!r}"

@@ -35,6 +35,8 @@ from __future__ import annotations
 import re
 import reprlib
 
+# Top-level collections onto keeps its bookkeeping in (ledger.py); no source or view may use them.
+RESERVED_PREFIX = "_onto_"
 MAX_ID_BYTES = 1500
 MAX_COLLECTION_DEPTH = 100
 MAX_NAME_SIZE = 6 * 1024

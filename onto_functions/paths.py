@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from .names import RESERVED_PREFIX
+
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _CAPTURE_RE = re.compile(rf"^\{{({_NAME})(?:=(\*\*?))?\}}$")
 
@@ -70,6 +72,9 @@ class PathTemplate:
                 f"document path pattern {self.text!r} has {len(segments)} segments: a document path "
                 "alternates collection/document and has an even number"
             )
+        if segments[0].text.startswith(RESERVED_PREFIX):
+            raise PathError(f"document path pattern {self.text!r}: top-level collections starting with "
+                            f"{RESERVED_PREFIX!r} are reserved for onto's bookkeeping")
         names = self.params
         if len(names) != len(set(names)):
             raise PathError(f"document path pattern {self.text!r} repeats a parameter")

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from onto_functions import Mediator, sink, source
+from onto_functions.executor import Executor
 from onto_functions.paths import PathError, PathTemplate
+from onto_functions.testing.builders import document_event
 
 SDK_CASES = [
     ("/messages/{a}/{b}/{c}", "messages/match_a/match_b/match_c", {"a": "match_a", "b": "match_b", "c": "match_c"}),
@@ -81,3 +84,22 @@ def test_wildcards_are_matched_never_filled():
         with pytest.raises(PathError, match="cannot use"):
             PathTemplate(pattern).format(rest="a")
     assert PathTemplate("users/{uid}").has_wildcards and not PathTemplate("users/marie").has_wildcards
+
+
+def test_onto_bookkeeping_is_no_source_or_view():
+    with pytest.raises(PathError, match="reserved"):
+        PathTemplate("_onto_ledger/{id}")
+
+
+def test_a_top_level_wildcard_trigger_ignores_onto_bookkeeping():
+    class Everything(Mediator):
+        source = source.document("{collection}/{doc_id}")
+        sink = sink.firestore()
+
+        @source.triggers.on_write
+        def run(self, change, store):
+            raise AssertionError("never reached")
+
+    executor = Executor(Everything.trigger_spec("everything-run"), Everything(), client_for=lambda p, d: None)
+    outcome = executor.process(document_event("demo-p", "_onto_ledger/x~y", after={"a": 1}))
+    assert outcome.status == "ignored" and "bookkeeping" in outcome.detail

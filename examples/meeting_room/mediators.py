@@ -1,7 +1,7 @@
 """Mediators: domain changes in, one MeetingSession per participant out.
 
 Both mediators rebuild the whole meeting's sessions from what the
-transaction reads, so the result depends only on the current state, never
+unit of work reads, so the result depends only on the current state, never
 on which event arrived first: late, duplicate or concurrent events converge.
 """
 
