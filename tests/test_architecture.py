@@ -30,16 +30,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("onto_functions", "cli")
 NOT_RUNTIME = ("onto_functions.deploy", "onto_functions.local", "onto_functions.ops", "onto_functions.testing")
-RUNTIME_MUST_NOT_LOAD = (*NOT_RUNTIME, "typer", "rich", "click", "pytest")
+CLI = ("cli", "onto_functions_cli")
+RUNTIME_MUST_NOT_LOAD = (*NOT_RUNTIME, *CLI, "typer", "rich", "click", "pytest")
 MAX_FUNCTION_LINES = 50
 CODE_OUTSIDE_TESTS = ("onto_functions", "cli", "function_templates", "examples", "benchmarks")
 
 # Each layer and the layers it must not import.
 FORBIDDEN_IMPORTS = {
-    "onto_functions.local": ("onto_functions.testing",),
-    "onto_functions.deploy": ("onto_functions.local", "onto_functions.testing"),
-    "onto_functions.ops": ("onto_functions.deploy", "onto_functions.local", "onto_functions.testing"),
-    "runtime": NOT_RUNTIME,
+    "onto_functions.local": ("onto_functions.testing", *CLI),
+    "onto_functions.deploy": ("onto_functions.local", "onto_functions.testing", *CLI),
+    "onto_functions.ops": ("onto_functions.deploy", "onto_functions.local", "onto_functions.testing", *CLI),
+    "runtime": (*NOT_RUNTIME, *CLI),
 }
 
 
