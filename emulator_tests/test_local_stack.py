@@ -8,6 +8,8 @@ files from a tests folder, and the stack runs exactly the bundles deploy builds.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import json
 import os
 import shutil
@@ -395,7 +397,9 @@ def test_a_killed_instance_is_replaced_and_every_event_still_lands(start_stack):
     answered = [r["pid"] for r in records if r.get("event") in ("delivered", "retry") and r.get("status")]
     killed = pids(records, "restarted", "latest-mirror")
     assert len(answered) >= 6 and set(answered) == killed  # each answer killed the instance that gave it
-    assert len(set(answered)) == len(answered)  # ... so every delivery met a freshly started instance
+    # ... so an instance answers only what was already in flight on it when it was killed: with 2
+    # deliveries in flight per trigger, at most 2 answers per process (under load both may finish).
+    assert max(Counter(answered).values()) <= 2
     assert killed <= pids(records, "worker_started", "latest-mirror")
     assert len(marks(db, "latest-mirror")) == 6  # each event's effect once
     assert not any(alive(pid) for pid in killed)
