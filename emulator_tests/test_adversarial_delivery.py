@@ -30,7 +30,7 @@ from onto_functions.ops import dead_letters as letters
 from onto_functions.ops.offline import offline_executor
 from onto_functions.testing.builders import document_event, next_time
 
-QUICK = ContentionPolicy(max_attempts=6, base_delay=0.001, max_delay=0.01)
+QUICK = ContentionPolicy(max_commit_attempts=6, base_delay=0.001, max_delay=0.01)
 
 
 def instance(mediator, trigger, project_id, **kw) -> TriggerFunction:

@@ -8,7 +8,6 @@ files from a tests folder, and the stack runs exactly the bundles deploy builds.
 
 from __future__ import annotations
 
-from collections import Counter
 
 import json
 import os
@@ -18,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections import Counter
 import time
 import uuid
 from pathlib import Path

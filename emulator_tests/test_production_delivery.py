@@ -157,7 +157,7 @@ def test_running_out_of_commit_races_redelivers_without_counting_a_failure(db, p
             interference.append(1)  # another writer changes the view every time
             store.write("views/contested", {"n": (seen.data["n"] if seen else 0) + 1})
 
-    fn = instance(Contested, "contested-bump", project_id, contention=ContentionPolicy(max_attempts=3, base_delay=0.001))
+    fn = instance(Contested, "contested-bump", project_id, contention=ContentionPolicy(max_commit_attempts=3, base_delay=0.001))
     headers, body = encode_cloudevent(document_event(project_id, "contested/c1", after={"x": 1}), form="protobuf")
     answer = fn.handle(headers, body)
     assert (answer.status, answer.body["outcome"], answer.body["commitAttempts"]) == (500, "contended", 3)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 class ContentionPolicy:
     """Bounds on one delivery's commit attempts, and the backoff between them."""
 
-    max_attempts: int = 40
+    max_commit_attempts: int = 40
     base_delay: float = 0.02
     max_delay: float = 1.0
     deadline_seconds: float = 45.0

@@ -122,7 +122,7 @@ class _Delivery:
         self.client = client
         self.event = event
         self.token = uuid.uuid4().hex  # tells this delivery's own mark from a concurrent one's
-        self.attempts = 0
+        self.commit_attempts = 0
         self.started = time.monotonic()
         self.state: LedgerState | None = None
         self.guess: Any = self._first_guess()
@@ -137,7 +137,7 @@ class _Delivery:
             settled = self._settle()
             if settled is not None:
                 return settled
-            self.attempts += 1
+            self.commit_attempts += 1
             done = self._attempt()
             if done is not None:
                 return done
@@ -255,11 +255,11 @@ class _Delivery:
             self.queued = keys
         elapsed = time.monotonic() - self.started
         policy = self.executor.contention
-        if self.attempts >= policy.max_attempts or elapsed >= policy.deadline_seconds:
-            return self._contended(f"lost every commit race: {self.attempts} attempts in {elapsed:.1f} s; last: {exc}")
+        if self.commit_attempts >= policy.max_commit_attempts or elapsed >= policy.deadline_seconds:
+            return self._contended(f"lost every commit race: {self.commit_attempts} commit attempts in {elapsed:.1f} s; last: {exc}")
         # Lost while holding the turn: another instance writes here too; spread out.
         backoff = queued or not ((guessed and not again) or self.queued)
-        self.pause = policy.delay(self.attempts, self.executor.rng) if backoff else 0.0
+        self.pause = policy.delay(self.commit_attempts, self.executor.rng) if backoff else 0.0
         return None
 
     def _contended(self, detail: str) -> Outcome:
@@ -325,7 +325,7 @@ class _Delivery:
         return (self.executor.clock() - self.event.time).total_seconds()
 
     def _done(self, name: str, **fields: Any) -> Outcome:
-        return self.executor.outcome(name, self.event, commit_attempts=self.attempts, **fields)
+        return self.executor.outcome(name, self.event, commit_attempts=self.commit_attempts, **fields)
 
 
 def describe(exc: BaseException) -> str:
