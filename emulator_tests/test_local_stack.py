@@ -8,7 +8,6 @@ files from a tests folder, and the stack runs exactly the bundles deploy builds.
 
 from __future__ import annotations
 
-
 import json
 import os
 import shutil
@@ -17,9 +16,9 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections import Counter
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
