@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from . import clients, logs, warm_start
+from . import clients, logs
 from . import outcome as status
 from .contention import ContentionPolicy
 from .discovery import load_mediator
@@ -161,11 +161,9 @@ def http_function(mediator: type[Mediator], trigger: str) -> Callable[[Any], Any
 
     functions-framework accepts only a real function as a target and records
     signature types by `__name__`, so this returns a closure with that name.
-    The Firestore client the first event needs is built meanwhile (warm_start.py).
     """
     logs.configure()
     trigger_function = TriggerFunction(mediator, trigger)
-    warm_start.start(trigger_function.project, trigger_function.spec.options.database)
 
     def handle(request: Any) -> tuple[bytes, int, dict[str, str]]:
         return trigger_function(request)
