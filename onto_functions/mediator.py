@@ -24,6 +24,7 @@ from .models import DomainModel, ViewModel, snake_case
 from .names import RESERVED_PREFIX
 from .paths import PathTemplate
 from .spec import DOCUMENT_KINDS, EventKind, TriggerOptions, TriggerSpec
+from .request_sources import CallableSource, HttpsSource
 from .stream_sources import MessageSource, ScheduleSource
 from .triggers import OPTION_NAMES as _OPTION_NAMES
 from .triggers import TriggerDecl, Triggers
@@ -94,9 +95,21 @@ class _SourceFactory:
         """Fire on a schedule: "every 5 minutes" or unix-cron, in an IANA time zone (UTC by default)."""
         return ScheduleSource(schedule, timezone)
 
+    @staticmethod
+    def https(route: str = "/", *, methods: Any = ("POST",), schema: Any = None,
+              allow: str = "signed_in") -> HttpsSource:
+        """Serve HTTPS requests to `route` ("/meetings/{meeting_id}"), the JSON body loaded by `schema`;
+        `allow`: "anyone", "signed_in" (a verified Firebase ID token) or "claim:<name>[=<value>]"."""
+        return HttpsSource(route, methods=methods, schema=schema, allow=allow)
+
+    @staticmethod
+    def callable(*, schema: Any = None, allow: str = "signed_in") -> CallableSource:
+        """Serve calls from the client SDKs' `httpsCallable(name)`; `schema` loads the call's data."""
+        return CallableSource(schema=schema, allow=allow)
+
 
 source = _SourceFactory()
-AnySource = Union[Source, MessageSource, ScheduleSource]
+AnySource = Union[Source, MessageSource, ScheduleSource, HttpsSource, CallableSource]
 
 
 class FirestoreSink:

@@ -18,10 +18,13 @@ AUTH_CONTEXT_SUFFIX = ".withAuthContext"
 PUBSUB_EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
 # Cloud Scheduler calls an HTTP function: no Eventarc type exists, so onto names it.
 SCHEDULE_EVENT_TYPE = "onto.schedule.v1.tick"
+# A client's request reaches an HTTPS or callable function directly: no Eventarc type either.
+REQUEST_EVENT_TYPE = "onto.https.v1.request"
+CALL_EVENT_TYPE = "onto.callable.v1.call"
 
 
 class EventKind(str, enum.Enum):
-    """What fires a trigger (onto's `on_*` vocabulary): a document change, a message, a scheduled time."""
+    """What fires a trigger (onto's `on_*` vocabulary): a document change, a message, a scheduled time, a client's request."""
 
     CREATED = "created"
     UPDATED = "updated"
@@ -29,6 +32,8 @@ class EventKind(str, enum.Enum):
     WRITTEN = "written"
     MESSAGE = "message"  # a Pub/Sub message published on a topic
     TICK = "tick"  # a scheduled time came
+    REQUEST = "request"  # an HTTPS request from a client (a route, methods, a JSON body)
+    CALL = "call"  # a call in the Firebase callable protocol (`httpsCallable` in the client SDKs)
 
     @property
     def event_type(self) -> str:
@@ -37,12 +42,21 @@ class EventKind(str, enum.Enum):
             return PUBSUB_EVENT_TYPE
         if self is EventKind.TICK:
             return SCHEDULE_EVENT_TYPE
+        if self is EventKind.REQUEST:
+            return REQUEST_EVENT_TYPE
+        if self is EventKind.CALL:
+            return CALL_EVENT_TYPE
         return EVENT_TYPE_PREFIX + self.value
 
     @property
     def is_document(self) -> bool:
         """True for the Firestore document kinds (created, updated, deleted, written)."""
-        return self not in (EventKind.MESSAGE, EventKind.TICK)
+        return self in DOCUMENT_KINDS
+
+    @property
+    def is_request(self) -> bool:
+        """True for the client-facing kinds (an HTTPS request, a callable call): served, not delivered."""
+        return self in (EventKind.REQUEST, EventKind.CALL)
 
     @property
     def trigger_name(self) -> str:
@@ -80,6 +94,8 @@ TRIGGER_NAMES = {
     EventKind.WRITTEN: "on_write",
     EventKind.MESSAGE: "on_message",
     EventKind.TICK: "on_schedule",
+    EventKind.REQUEST: "on_request",
+    EventKind.CALL: "on_call",
 }
 
 
@@ -204,6 +220,9 @@ class TriggerSpec:
     topic: str | None = None  # a message trigger's Pub/Sub topic id
     schedule: str | None = None  # a schedule trigger's "every 5 minutes" or unix-cron text
     timezone: str | None = None  # the schedule's IANA time zone (None: UTC)
+    route: str | None = None  # a request trigger's path template below the function's URL, e.g. "/meetings/{meeting_id}"
+    methods: tuple[str, ...] = ()  # a request trigger's HTTP methods, upper case
+    access: str | None = None  # who may call a request or callable trigger: "anyone", "signed_in", "claim:<name>[=<value>]"
 
     def __post_init__(self) -> None:
         if not FUNCTION_NAME_RE.match(self.name):
@@ -220,6 +239,10 @@ class TriggerSpec:
             return f"topic:{self.topic}"
         if self.kind is EventKind.TICK:
             return f"schedule:{self.schedule}" + (f" ({self.timezone})" if self.timezone else "")
+        if self.kind is EventKind.REQUEST:
+            return f"https:{'|'.join(self.methods)} {self.route}"
+        if self.kind is EventKind.CALL:
+            return "callable"
         return self.document
 
     @property
