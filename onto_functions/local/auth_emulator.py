@@ -21,21 +21,19 @@ tests start one per session.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .children import spawner, stop_process_group
 from .emulator_api import EmulatorError
 from .loopback import free_port
+from .owned_process import OwnedProcess
 
 FIREBASE_TOOLS_VERSION = "15.34.2"
 TOOLS_ENV = "ONTO_FIREBASE_TOOLS"
@@ -77,8 +75,10 @@ def _install(folder: Path, binary: Path) -> Path:
     return binary
 
 
-class AuthEmulator:
+class AuthEmulator(OwnedProcess):
     """One Auth emulator process for one project, owned by this object; `host` is FIREBASE_AUTH_EMULATOR_HOST's form."""
+
+    stop_grace = 10.0
 
     def __init__(self, project: str, *, port: int = 0, startup_timeout: float = 120.0,
                  firebase: Path | None = None, log_dir: Path | None = None) -> None:
@@ -89,13 +89,6 @@ class AuthEmulator:
         self.startup_timeout = startup_timeout
         self.firebase = firebase
         self.log_dir = log_dir
-        self.log_path: Path | None = None
-        self.startup_seconds: float | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
@@ -108,27 +101,10 @@ class AuthEmulator:
         self.port = self.port or free_port()
         _write_config(folder / "firebase.json", self.port)
         self.log_path = folder / f"auth-emulator-{self.port}.log"
-        began = time.monotonic()
-        with open(self.log_path, "wb") as log:
-            self._proc = spawner.popen([str(firebase), "emulators:start", "--only", "auth", "--project", self.project,
-                                        "--config", str(folder / "firebase.json")],
-                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
-        atexit.register(self.stop)
-        while not self._answers():
-            if self._proc.poll() is not None or time.monotonic() - began > self.startup_timeout:
-                self.stop()
-                raise EmulatorError(f"the Auth emulator did not start on port {self.port} "
-                                    f"(log {self.log_path}):\n{self._log_tail()}")
-            time.sleep(0.2)
-        self.startup_seconds = time.monotonic() - began
+        self._launch([str(firebase), "emulators:start", "--only", "auth", "--project", self.project,
+                      "--config", str(folder / "firebase.json")], cwd=folder, answers=self._answers,
+                     what="the Auth emulator")
         return self
-
-    def stop(self) -> None:
-        """Terminate the process group (SIGTERM, then SIGKILL). Safe to call twice."""
-        atexit.unregister(self.stop)
-        if self._proc is not None:
-            stop_process_group(self._proc, grace=10.0)
-            self._proc = None
 
     # -- its REST API ---------------------------------------------------------------
     def sign_up(self, email: str, password: str) -> dict[str, Any]:
@@ -157,18 +133,6 @@ class AuthEmulator:
                 return response.status == 200
         except (OSError, urllib.error.URLError):
             return False
-
-    def _log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:]) if self.log_path else ""
-        except OSError:
-            return ""
-
-    def __enter__(self) -> AuthEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _write_config(path: Path, port: int) -> None:
