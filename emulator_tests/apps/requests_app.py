@@ -11,8 +11,7 @@ import uuid
 
 from marshmallow import Schema, fields
 
-from onto_functions import Mediator, source
-from onto_functions.request_errors import RequestError
+from onto_functions import Mediator, RequestError, source
 
 
 class ToggleSchema(Schema):
