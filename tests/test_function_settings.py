@@ -244,7 +244,9 @@ def test_a_check_gcloud_cannot_answer_is_a_warning_not_a_refusal():
     gcloud = Gcloud(broken="ERROR: (gcloud.secrets.versions.describe) You do not currently have an active account")
     missing, warnings = check_settings(specs, {"GREETING": "hi"}, DeployTarget(PROJECT), gcloud)
     assert missing is None
-    assert len(warnings) == 2 and all("You do not currently have an active account" in w for w in warnings)
+    assert warnings == ["could not check that secret(s) GREETER_TOKEN, STRIPE_KEY exist (ERROR: (gcloud.secrets."
+                        "versions.describe) You do not currently have an active account); a missing one fails the "
+                        "deploy of the functions that need it"]
 
 
 def test_deploy_refuses_before_any_command_runs_naming_what_is_missing(tmp_path):

@@ -16,6 +16,12 @@ HTTP function that only authenticated callers may call, followed, in the
 same command, by the Cloud Scheduler job that calls it (`then`): the step
 succeeds only when both did. firebase-tools makes that job itself from the
 manifest's `scheduleTrigger`.
+
+Secrets and params: gcloud sets each function's environment whole
+(`--set-env-vars` with its own project and its params' values,
+`--set-secrets NAME=NAME:latest` or `--clear-secrets`), so a param or secret
+removed from the app is removed from the function too; firebase-tools reads
+the same from the manifest and the `.env` files (`function_settings`).
 """
 
 from __future__ import annotations

@@ -108,15 +108,16 @@ def check_settings(specs: Iterable[TriggerSpec], values: Mapping[str, str], targ
         ("param", name): f"no value in {' or '.join(param_files(target.project))}"
         for kind, name in needs if kind == "param" and name not in values}
     secrets = sorted(name for kind, name in needs if kind == "secret")
-    warnings: list[str] = []
+    unchecked: dict[str, list[str]] = {}  # why gcloud could not answer -> the secrets it did not answer for
     with ThreadPoolExecutor(max_workers=SECRET_CHECK_PARALLELISM) as pool:
         answers = list(pool.map(lambda name: _answer(name, target, runner), secrets))
     for name, (problem, unavailable) in zip(secrets, answers):
         if problem:
             problems[("secret", name)] = problem
         if unavailable:
-            warnings.append(f"could not check that secret {name} exists ({unavailable}); "
-                            "a missing one fails the deploy of the functions that need it")
+            unchecked.setdefault(unavailable, []).append(name)
+    warnings = [f"could not check that secret(s) {', '.join(names)} exist ({why}); "
+                "a missing one fails the deploy of the functions that need it" for why, names in unchecked.items()]
     if not problems:
         return None, warnings
     listing = "; ".join(f"{kind} {name} ({why}) for {', '.join(needs[(kind, name)])}"
