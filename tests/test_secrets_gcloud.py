@@ -13,7 +13,6 @@ import pytest
 from onto_functions.deploy.pipeline import DeployRefused, deploy_project
 from onto_functions.deploy.project import load_project
 
-from tests.functions_api import FunctionsApi
 from tests.secret_manager_api import SecretManagerApi
 from tests.test_function_settings import PROJECT, vault_project
 from tests.test_gcloud_args import GCLOUD, PARSED, gcloud_env, run_gcloud
@@ -44,17 +43,15 @@ def test_real_gcloud_accepts_the_deploy_commands_with_secrets_and_params(tmp_pat
 
 
 def test_deploy_names_what_the_real_gcloud_reports_missing(tmp_path, monkeypatch):
-    config_dir = tmp_path / "gcloud-config"
-    with SecretManagerApi({"GREETER_TOKEN": "DISABLED"}) as secrets, FunctionsApi() as functions:
-        env = {**functions.gcloud_env(config_dir), **secrets.gcloud_env(config_dir)}
+    with SecretManagerApi({"GREETER_TOKEN": "DISABLED"}) as api:
         for name in [k for k in os.environ if k.startswith(("CLOUDSDK_", "GOOGLE_"))]:
             monkeypatch.delenv(name)
-        for name, value in env.items():
+        for name, value in api.gcloud_env(tmp_path / "gcloud-config").items():
             monkeypatch.setenv(name, value)
         root = vault_project(tmp_path / "proj")
         with pytest.raises(DeployRefused) as caught:
             deploy_project(load_project(root), project=PROJECT, gcloud_bin=GCLOUD)
-        asked = sorted(r for r in secrets.requests)
+        asked = sorted(r for r in api.requests if "/secrets/" in r)
     assert str(caught.value) == (
         "missing before deploy: param GREETING (no value in .env or .env.my-shop-123) for greeter-greet; "
         "secret GREETER_TOKEN (its latest version is DISABLED) for greeter-greet; "
