@@ -3,7 +3,6 @@ firebase.json (`.secret.local`, `.env.local`), on the real Firestore emulator; a
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,20 +10,17 @@ import pytest
 from onto_functions.local.stack import StackError
 from onto_functions.testing import wait_for
 
-APP = Path(__file__).resolve().parent / "apps" / "vault.py"
+from tests.test_function_settings import vault_project
+
 SECRET = "tok-from-secret-local-71c0"
-GREETER = "vaultstack.main:GreeterMediator"  # the greeter alone: no Pub/Sub emulator needed
+GREETER = "vault.main:GreeterMediator"  # the greeter alone: no Pub/Sub emulator needed
 
 
 @pytest.fixture
 def vault_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "proj"
-    (root / "vaultstack").mkdir(parents=True)
-    (root / "vaultstack" / "__init__.py").write_text("")
-    shutil.copy(APP, root / "vaultstack" / "main.py")
     for name in ("GREETER_TOKEN", "GREETING"):  # only the files may provide them here
         monkeypatch.delenv(name, raising=False)
-    return root
+    return vault_project(tmp_path / "proj")
 
 
 def test_a_trigger_reads_its_secret_and_param_from_the_local_files(onto_stack, db, vault_root):
