@@ -98,7 +98,6 @@ def secret_problem(name: str, target: DeployTarget, runner: Runner) -> str | Non
 def check_settings(specs: Iterable[TriggerSpec], values: Mapping[str, str], target: DeployTarget,
                    runner: Runner) -> tuple[str | None, list[str]]:
     """(one line naming every missing secret and param with the functions that need them, or None; warnings)."""
-    specs = list(specs)
     needs: dict[tuple[str, str], list[str]] = {}
     for spec in specs:
         for kind, names in (("secret", spec.options.secrets), ("param", spec.options.params)):
