@@ -53,8 +53,9 @@ def ENTRY(request):
 '''
 
 
-def stand_in(folder: Path, name: str, source: str, *, runtime: dict[str, bytes] | None = None) -> SimpleNamespace:
-    spec = TriggerSpec(name=name, kind=EventKind.WRITTEN, document="docs/{doc_id}", module="main",
+def stand_in(folder: Path, name: str, source: str, *, runtime: dict[str, bytes] | None = None,
+             module: str = "main") -> SimpleNamespace:
+    spec = TriggerSpec(name=name, kind=EventKind.WRITTEN, document="docs/{doc_id}", module=module,
                        mediator="StandIn", handler=name.replace("-", "_"))
     folder.mkdir(parents=True)
     (folder / "main.py").write_text(source.replace("ENTRY", spec.entry_point))
@@ -160,3 +161,50 @@ def test_a_bundle_that_fails_to_import_is_reported_with_its_log(tmp_path, pool_o
         pool.acquire("broken")
     answer, _ = ask(pool, "which")
     assert answer["ppid"] == pool.launcher.pid  # the zygote lives on
+
+
+USES_APP = '''
+"""Answers which process imported the app module it uses."""
+import json, os
+import standapp
+
+
+def ENTRY(request):
+    return json.dumps({"pid": os.getpid(), "imported_by": standapp.IMPORTED_BY, "version": standapp.VERSION})
+'''
+
+APP_MODULE = '''
+"""The app's module, as a bundle carries it."""
+import os
+import threading
+import time
+
+IMPORTED_BY = os.getpid()
+VERSION = {version}
+if {starts_thread}:
+    threading.Thread(target=time.sleep, args=(120,), daemon=True).start()
+'''
+
+
+def app_bundle(folder: Path, name: str, *, version: int = 1, starts_thread: bool = False) -> SimpleNamespace:
+    bundle = stand_in(folder, name, USES_APP, module="standapp")
+    (folder / "standapp.py").write_text(APP_MODULE.format(version=version, starts_thread=starts_thread))
+    return bundle
+
+
+def test_the_apps_modules_are_imported_once_in_the_zygote_unless_a_bundle_carries_another_copy(tmp_path, pool_of):
+    pool = pool_of(app_bundle(tmp_path / "a", "first"), app_bundle(tmp_path / "b", "second"),
+                   app_bundle(tmp_path / "c", "edited", version=2))
+    first, _ = ask(pool, "first")
+    second, _ = ask(pool, "second")
+    assert first["imported_by"] == second["imported_by"] == pool.launcher.pid  # shared, from the zygote
+    assert first["version"] == second["version"] == 1
+    edited, _ = ask(pool, "edited")
+    assert (edited["imported_by"], edited["version"]) == (edited["pid"], 2)  # its own copy, imported afresh
+
+
+def test_an_app_module_that_starts_a_thread_at_import_is_never_imported_in_the_zygote(tmp_path, pool_of):
+    pool = pool_of(app_bundle(tmp_path / "t", "threaded", starts_thread=True))
+    answer, _ = ask(pool, "threaded")
+    assert answer["imported_by"] == answer["pid"] != pool.launcher.pid
+    assert len(os.listdir(f"/proc/{pool.launcher.pid}/task")) == 1  # the zygote still forks single-threaded

@@ -22,22 +22,28 @@ In order:
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from .children import _set_parent_death_signal
 from .worker_server import WorkerServer
 
 RUNTIME = "onto_functions"
+PR_SET_PDEATHSIG = 1
+# Loaded here, in the zygote: loading ctypes in each child would copy about 2 MB of shared pages.
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
-def run_child(request: dict[str, Any], zygote: int) -> int:
-    """Serve the bundle of `request` until killed; returns an exit code only when it cannot start."""
+def run_child(request: dict[str, Any], zygote: int, runtime: str, foreign: list[str]) -> int:
+    """Serve the bundle of `request` until killed; returns an exit code only when it cannot start.
+    `runtime`: what `bundle_runtime` found; `foreign`: the zygote's preloaded app modules that differ
+    from this bundle's (all of them, or none). The zygote finds both before forking."""
     os.setsid()
-    _set_parent_death_signal()
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != zygote:  # the zygote died before the death signal was set
         return 1
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
@@ -48,8 +54,11 @@ def run_child(request: dict[str, Any], zygote: int) -> int:
     os.environ.clear()
     os.environ.update(request["env"])
     sys.path.insert(0, str(bundle))
+    for name in foreign:  # the bundle's own copies are imported instead (zygote_app.py)
+        sys.modules.pop(name, None)
     print(f"--- forked from the zygote (pid {zygote}): {bundle / 'main.py'} target {request['target']} "
-          f"on port {request['port']}; runtime: {use_bundle_runtime(bundle)}", flush=True)
+          f"on port {request['port']}; runtime: {use_bundle_runtime(bundle, runtime)}; app modules: "
+          f"{'imported afresh' if foreign else 'as preloaded, where the zygote has them'}", flush=True)
     import functions_framework
 
     app = functions_framework.create_app(request["target"], str(bundle / "main.py"), "http")
@@ -68,27 +77,39 @@ def _redirect_output(log: Path) -> None:
     os.close(null)
 
 
-def use_bundle_runtime(bundle: Path) -> str:
-    """Make `import onto_functions...` resolve to the bundle's vendored copy; says how."""
+IDENTICAL, DIFFERENT, NONE = "identical", "different", "none"
+
+
+def bundle_runtime(bundle: Path, installed: dict[str, str]) -> str:
+    """Whether the bundle vendors the runtime, and whether every vendored file is byte-identical to the
+    installed file at the same relative path (`installed`: relative path -> sha256, `installed_runtime()`)."""
     vendored = bundle / RUNTIME
     if not vendored.is_dir():
+        return NONE
+    for path in vendored.rglob("*.py"):
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return DIFFERENT
+        if installed.get(path.relative_to(vendored).as_posix()) != digest:
+            return DIFFERENT
+    return IDENTICAL
+
+
+def installed_runtime() -> dict[str, str]:
+    """relative path -> sha256 of every module of the imported (installed) onto_functions."""
+    package = Path(sys.modules[RUNTIME].__file__ or "").parent
+    return {path.relative_to(package).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in package.rglob("*.py")}
+
+
+def use_bundle_runtime(bundle: Path, runtime: str) -> str:
+    """Make `import onto_functions...` resolve to the bundle's vendored copy; says how."""
+    if runtime == NONE:
         return "none vendored: the installed one"
-    installed = Path(sys.modules[RUNTIME].__file__ or "").parent
-    if vendored_matches(vendored, installed):
-        sys.modules[RUNTIME].__path__ = [str(vendored)]  # type: ignore[attr-defined]
+    if runtime == IDENTICAL:
+        sys.modules[RUNTIME].__path__ = [str(bundle / RUNTIME)]  # type: ignore[attr-defined]
         return "vendored, identical to the preloaded one"
     for name in [n for n in sys.modules if n == RUNTIME or n.startswith(RUNTIME + ".")]:
         del sys.modules[name]
     return "vendored, differs from the preloaded one: imported afresh from the bundle"
-
-
-def vendored_matches(vendored: Path, installed: Path) -> bool:
-    """Every vendored file is byte-identical to the installed file at the same relative path."""
-    for path in vendored.rglob("*.py"):
-        twin = installed / path.relative_to(vendored)
-        try:
-            if path.read_bytes() != twin.read_bytes():
-                return False
-        except OSError:
-            return False
-    return True

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Mapping, Protocol
+from typing import IO, TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 from .children import spawner, stop_process_group
 
@@ -54,11 +54,13 @@ class Launcher(Protocol):
     def close(self) -> None: ...
 
 
-def default_launcher(env: Mapping[str, str], log_dir: Path) -> Launcher:
-    """The zygote where fork and pidfds exist (Linux) unless ONTO_WORKER_LAUNCH=spawn; else spawning."""
+def default_launcher(env: Mapping[str, str], log_dir: Path, bundles: Sequence[Bundle] = ()) -> Launcher:
+    """The zygote where fork and pidfds exist (Linux) unless ONTO_WORKER_LAUNCH=spawn; else spawning.
+    The zygote starts with the first worker (not with the stack, whose start it would slow down) and
+    preloads the app modules of `bundles`."""
     wanted = (env.get(LAUNCH_ENV) or os.environ.get(LAUNCH_ENV) or "fork").lower()
     if wanted == "fork" and hasattr(os, "fork") and hasattr(os, "pidfd_open") and sys.platform.startswith("linux"):
-        return ZygoteLauncher(env, log_dir)
+        return ZygoteLauncher(env, log_dir, preload=[(str(b.path), b.spec.module) for b in bundles])
     return SpawnLauncher()
 
 
@@ -118,10 +120,13 @@ class ForkedProcess:
 class ZygoteLauncher:
     """Forks workers from one zygote process, started on first use (and again if it died)."""
 
-    def __init__(self, env: Mapping[str, str], log_dir: Path, *, startup_timeout: float = 60.0) -> None:
+    def __init__(self, env: Mapping[str, str], log_dir: Path, *, preload: Sequence[tuple[str, str]] = (),
+                 startup_timeout: float = 60.0) -> None:
         self.env = {k: v for k, v in env.items() if k != LAUNCH_ENV}
         self.log_path = log_dir / "zygote.log"
+        self.preload = [list(hint) for hint in preload]  # (bundle folder, app module): see zygote_app.py
         self.startup_timeout = startup_timeout
+        self.closed = False
         self.proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
@@ -133,6 +138,8 @@ class ZygoteLauncher:
         request = {"bundle": str(bundle.path), "target": bundle.entry_point, "port": port,
                    "env": dict(env), "log": str(log_path)}
         with self._lock:
+            if self.closed:
+                raise LaunchError("the worker pool is shut down")
             if self.proc is None or self.proc.poll() is not None:
                 self._start()
             answer = self._ask(request)
@@ -148,15 +155,14 @@ class ZygoteLauncher:
         with open(self.log_path, "ab") as log_file:
             self.proc = spawner.popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
                                       env=self.env, cwd=str(self.log_path.parent))
-        self._ask(None, self.startup_timeout)
+        self._ask({"preload": self.preload}, self.startup_timeout)
 
-    def _ask(self, request: dict[str, Any] | None, timeout: float = 30.0) -> dict[str, Any]:
-        """Send one request (None: only read) and read the zygote's one-line answer."""
+    def _ask(self, request: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+        """Send one request and read the zygote's one-line answer."""
         assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
         try:
-            if request is not None:
-                self.proc.stdin.write((json.dumps(request) + "\n").encode())
-                self.proc.stdin.flush()
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
             line = _read_line(self.proc.stdout, timeout)
         except OSError as exc:
             line = b""
@@ -172,6 +178,7 @@ class ZygoteLauncher:
         """End the zygote (its idle wait ends with its stdin); the workers it forked are stopped by their owners."""
         with self._lock:
             proc, self.proc = self.proc, None
+            self.closed = True
         if proc is None:
             return
         try:

@@ -66,7 +66,7 @@ class WorkerPool:
         self.log_dir = log_dir
         self.idle_seconds = idle_seconds
         self.on_start = on_start
-        self.launcher = launcher or default_launcher(self.env, log_dir)  # how each worker process starts
+        self.launcher = launcher or default_launcher(self.env, log_dir, bundles)  # how each worker process starts
         self._slots = {name: [_Slot(i) for i in range(instances)] for name in self.bundles}
         self._turn = {name: itertools.count() for name in self.bundles}
         self._lock = threading.Lock()  # guards slot.worker, busy and last_used
