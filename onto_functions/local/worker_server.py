@@ -27,7 +27,7 @@ from urllib.parse import unquote
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class _WsgiHandler(BaseHTTPRequestHandler):
+class WsgiHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "WorkerServer"
 
@@ -103,4 +103,4 @@ class WorkerServer(ThreadingHTTPServer):
 
     def __init__(self, port: int, app: WsgiApp) -> None:
         self.app = app
-        super().__init__(("127.0.0.1", port), _WsgiHandler)
+        super().__init__(("127.0.0.1", port), WsgiHandler)

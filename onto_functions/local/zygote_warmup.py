@@ -60,7 +60,7 @@ def _serve_over_socket_pair(app: Any, headers: dict[str, str], body: bytes) -> N
     import http.client
     import socket
 
-    from .worker_server import WorkerServer, _WsgiHandler
+    from .worker_server import WorkerServer, WsgiHandler
 
     ours, theirs = socket.socketpair()
     with ours, theirs:
@@ -69,7 +69,7 @@ def _serve_over_socket_pair(app: Any, headers: dict[str, str], body: bytes) -> N
                      f"Connection: close\r\n\r\n".encode("latin-1") + body)
         server = WorkerServer.__new__(WorkerServer)  # what the handler reads of its server: app and port
         server.app, server.server_port = app, 0
-        _WsgiHandler(theirs, ("127.0.0.1", 0), server)
+        WsgiHandler(theirs, ("127.0.0.1", 0), server)
         theirs.shutdown(socket.SHUT_WR)
         answer = http.client.HTTPResponse(ours)
         answer.begin()
