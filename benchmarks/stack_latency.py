@@ -31,6 +31,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 from onto_functions.local.emulator import FirestoreEmulator
 from onto_functions.local.emulator_api import register_trigger
@@ -96,6 +97,20 @@ def make_project() -> Path:
     (package / "mirror.py").write_text(MIRROR_APP)
     (package / "fifty.py").write_text(fifty_app())
     return root
+
+
+def in_fresh_project(run: Callable[[Path], dict]) -> dict:
+    """`run(root)` in a throwaway project holding the bench apps; its figures, with the machine and the time."""
+    root = make_project()
+    began = time.time()
+    try:
+        figures = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                               "load": round(os.getloadavg()[0], 1)}}
+        figures.update(run(root))
+        figures["seconds"] = round(time.time() - began, 1)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return figures
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -215,14 +230,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="deliveries in flight per trigger")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
-    root = make_project()
-    began = time.time()
-    try:
-        figures = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
-        figures.update(latency_and_throughput(root, args.samples, args.events, args.concurrency))
-        figures["seconds"] = round(time.time() - began, 1)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    figures = in_fresh_project(lambda root: latency_and_throughput(root, args.samples, args.events,
+                                                                    args.concurrency))
     if args.json:
         print(json.dumps(figures))
         return 0

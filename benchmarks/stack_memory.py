@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-from benchmarks.stack_latency import make_project
+from benchmarks.stack_latency import in_fresh_project
 from onto_functions.local.emulator_client import emulator_client
 from onto_functions.local.polling import wait_for
 
@@ -130,15 +129,15 @@ def main() -> int:
     parser.add_argument("--spawned", type=int, default=2, help="triggers fired with spawned workers (0: skip)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    root = make_project()
-    try:
-        figures = {"forked": measure(root, args.triggers, "fork")}
+    def run(root: Path) -> dict[str, object]:
+        figures: dict[str, object] = {"forked": measure(root, args.triggers, "fork")}
         if args.spawned:
             spawned = measure(root, args.spawned, "spawn")
             spawned["projected_total_mb"] = round(spawned["host_mb"] + 2 * args.triggers * spawned["worker_mb_each"], 1)
             figures["spawned"] = spawned
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+        return figures
+
+    figures = in_fresh_project(run)
     if args.json:
         print(json.dumps(figures))
         return 0

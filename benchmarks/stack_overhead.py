@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
 import statistics
 import sys
 import threading
@@ -38,7 +36,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.stack_latency import make_project, summary
+from benchmarks.stack_latency import in_fresh_project, summary
 from onto_functions.local.emulator import FirestoreEmulator
 from onto_functions.local.emulator_api import register_trigger
 from onto_functions.local.emulator_client import emulator_client
@@ -155,15 +153,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="deliveries in flight (stack: per trigger)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
-    root = make_project()
-    began = time.time()
-    try:
-        result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                              "load": round(os.getloadavg()[0], 1)}}
-        result.update(measure(root, args.samples, args.events, args.rounds, args.concurrency))
-        result["seconds"] = round(time.time() - began, 1)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    result = in_fresh_project(lambda root: measure(root, args.samples, args.events, args.rounds, args.concurrency))
     if args.json:
         print(json.dumps(result))
         return 0
