@@ -208,3 +208,18 @@ def test_an_app_module_that_starts_a_thread_at_import_is_never_imported_in_the_z
     answer, _ = ask(pool, "threaded")
     assert answer["imported_by"] == answer["pid"] != pool.launcher.pid
     assert len(os.listdir(f"/proc/{pool.launcher.pid}/task")) == 1  # the zygote still forks single-threaded
+
+
+def test_app_modules_go_with_a_runtime_the_worker_does_not_use(tmp_path, pool_of):
+    edited_files = dict(runtime_files())
+    edited_files["onto_functions/__init__.py"] += b'\nMARKER = "edited in the bundle"\n'
+    plain = app_bundle(tmp_path / "plain", "plain")
+    edited = app_bundle(tmp_path / "edited", "edited-runtime")
+    for relative, data in edited_files.items():
+        (edited.path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (edited.path / relative).write_bytes(data)
+    pool = pool_of(plain, edited)
+    shared, _ = ask(pool, "plain")
+    own, _ = ask(pool, "edited-runtime")
+    assert shared["imported_by"] == pool.launcher.pid
+    assert own["imported_by"] == own["pid"]  # its app module re-imported on its own runtime

@@ -69,11 +69,12 @@ def _reap(signum: int, frame: Any) -> None:
 
 def fork_worker(request: dict[str, Any], installed: dict[str, str], app: PreloadedModules) -> dict[str, Any]:
     """Fork one worker for `request`; {"pid": N} in the zygote. The child never returns from here."""
-    from .worker_child import bundle_runtime, run_child
+    from .worker_child import DIFFERENT, bundle_runtime, run_child
 
     bundle = Path(request["bundle"])
     runtime = bundle_runtime(bundle, installed)  # read here: the child copies no page for it
-    foreign = [] if same_app_modules(bundle, app) else list(app)
+    # App modules built on a runtime the worker will not use go too, even when their own files match.
+    foreign = list(app) if runtime == DIFFERENT or not same_app_modules(bundle, app) else []
     zygote = os.getpid()
     pid = os.fork()
     if pid == 0:
