@@ -1,6 +1,6 @@
 """The local stack's own overhead: the stack against the same executor run in-process, in one run.
 
-    .venv/bin/python -m benchmarks.stack_overhead [--samples 60] [--events 300] [--rounds 3] [--json]
+    .venv/bin/python -m benchmarks.stack_overhead [--samples 60] [--events 400] [--rounds 5] [--json]
 
 Both contenders are fed by one emulator through one receiver, each on its own
 `demo-` project, and run the same trigger (one mediator copying a document's
@@ -148,8 +148,8 @@ def figures(latencies: dict[str, list[float]], rates: dict[str, list[float]], ev
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=60)
-    parser.add_argument("--events", type=int, default=300, help="events per throughput round and contender")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--events", type=int, default=400, help="events per throughput round and contender")
+    parser.add_argument("--rounds", type=int, default=5, help="throughput rounds per contender (the median counts)")
     parser.add_argument("--concurrency", type=int, default=4, help="deliveries in flight (stack: per trigger)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
