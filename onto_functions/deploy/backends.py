@@ -16,6 +16,11 @@ HTTP function that only authenticated callers may call, followed, in the
 same command, by the Cloud Scheduler job that calls it (`then`): the step
 succeeds only when both did. firebase-tools makes that job itself from the
 manifest's `scheduleTrigger`.
+
+HTTPS and callable functions: `--trigger-http --allow-unauthenticated`.
+Public at the platform, as firebase-tools deploys callables: who may call
+is decided inside the function, from the caller's Firebase ID token, which
+Cloud Run's IAM check cannot read.
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..spec import EventKind, TriggerSpec
-from .labels import function_labels, labels_flag
-from .manifest import scheduler_retries
+from .labels import labels_flag
+from .manifest import endpoint_labels, scheduler_retries
 from .plan import Action, Step
 
 DEFAULT_PARALLELISM = 4
@@ -110,7 +115,7 @@ def gcloud_deploy_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
         # The function refuses events of other projects, so it must know its own
         # (firebase-tools sets GCLOUD_PROJECT itself; gcloud does not).
         f"--set-env-vars=GCLOUD_PROJECT={target.project}",
-        labels_flag(function_labels(opts.mode.value, step.bundle.content_hash)),  # what `deployed` reads back
+        labels_flag(endpoint_labels(spec, step.bundle.content_hash)),  # what `deployed` reads back
         "--quiet",
     ]
     if opts.max_instances is not None:
@@ -121,11 +126,13 @@ def gcloud_deploy_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
 
 
 def _trigger_flags(spec: TriggerSpec, target: DeployTarget) -> list[str]:
-    """How the function is triggered: a Firestore event filter, a Pub/Sub topic, or HTTP for a schedule."""
+    """How the function is triggered: a Firestore event filter, a Pub/Sub topic, or HTTP (a schedule, a client)."""
     opts = spec.options
     retry = "--retry" if opts.retry else "--no-retry"
     if spec.kind is EventKind.TICK:
         return ["--trigger-http", "--no-allow-unauthenticated"]
+    if spec.kind.is_request:
+        return ["--trigger-http", "--allow-unauthenticated"]
     if spec.kind is EventKind.MESSAGE:
         return [f"--trigger-topic={spec.topic}", retry]
     flags = [

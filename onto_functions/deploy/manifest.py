@@ -12,7 +12,12 @@ retry, region}, scheduleTrigger.{schedule, timeZone, retryConfig.retryCount}}`;
 a message trigger's `eventFilters` is `{topic: <topic id>}` as
 firebase-functions-python's `PubSubOptions` writes it, and a schedule
 trigger has a `scheduleTrigger` (as its `ScheduleOptions` writes) instead of
-an `eventTrigger`.
+an `eventTrigger`. An HTTPS function has `httpsTrigger: {}` and a callable
+`callableTrigger: {}` plus the label `deployment-callable: "true"`, as
+firebase-functions-python's `HttpsOptions._endpoint` writes them (0.6.0):
+no `invoker`, so firebase-tools makes both public on create (its fabricator
+sets `["public"]`), and onto checks the caller's Firebase ID token inside
+the function; no required API beyond the ones every function needs.
 
 The YAML is written here (no PyYAML dependency): every scalar is emitted as
 a JSON string or number, which YAML 1.2 reads unchanged.
@@ -54,6 +59,10 @@ MAX_SCHEDULER_RETRIES = 5
 SCHEDULER_API = {"api": "cloudscheduler.googleapis.com", "reason": "Needed for scheduled functions."}
 
 
+# firebase-functions-python marks a callable so firebase-tools reports it as one.
+CALLABLE_LABEL = "deployment-callable"
+
+
 class Endpoint(TypedDict, total=False):
     entryPoint: str
     platform: str
@@ -66,6 +75,8 @@ class Endpoint(TypedDict, total=False):
     labels: dict[str, str]
     eventTrigger: EventTrigger
     scheduleTrigger: ScheduleTrigger
+    httpsTrigger: dict[str, list[str]]
+    callableTrigger: dict[str, str]
 
 
 class Manifest(TypedDict):
@@ -90,10 +101,14 @@ def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None, conten
         "availableMemoryMb": opts.memory_mb,
         "timeoutSeconds": opts.timeout_seconds,
         "minInstances": opts.min_instances,
-        "labels": function_labels(opts.mode.value, content_hash),
+        "labels": endpoint_labels(spec, content_hash),
     }
     if spec.kind is EventKind.TICK:
         endpoint["scheduleTrigger"] = schedule_trigger(spec)
+    elif spec.kind is EventKind.REQUEST:
+        endpoint["httpsTrigger"] = {}
+    elif spec.kind is EventKind.CALL:
+        endpoint["callableTrigger"] = {}
     else:
         endpoint["eventTrigger"] = event_trigger(spec, trigger_region)
     if opts.max_instances is not None:
@@ -101,6 +116,14 @@ def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None, conten
     if opts.concurrency is not None:
         endpoint["concurrency"] = opts.concurrency
     return endpoint
+
+
+def endpoint_labels(spec: TriggerSpec, content_hash: str | None = None) -> dict[str, str]:
+    """onto's labels (see `labels`), plus the callable mark firebase-functions-python sets."""
+    labels = function_labels(spec.options.mode.value, content_hash)
+    if spec.kind is EventKind.CALL:
+        labels[CALLABLE_LABEL] = "true"
+    return labels
 
 
 def event_trigger(spec: TriggerSpec, trigger_region: str | None) -> EventTrigger:
