@@ -22,16 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .id_tokens import emulator_format_token
+from .id_tokens import UNSTARTED_AUTH_EMULATOR, emulator_format_token
 from .polling import wait_for
 from .request_client import call
 from .stack import LocalStack, StackConfig
 
 APP = "examples.meeting_room.main"
 CALLABLE = "toggle-attendance"
-# Puts the workers in firebase-admin's emulator mode, where tokens in the Auth emulator's format verify.
-# Only the address of an Auth emulator: none is started, and verifying a token never calls it.
-DEMO_AUTH_HOST = "127.0.0.1:9099"
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,7 @@ def run_demo(echo: Callable[[str], None] = print, *, keep: bool = False, timeout
     state_dir = Path(tempfile.mkdtemp(prefix="onto-demo-"))
     echo(f"Starting the local stack for {APP} (project {project}) ...")
     stack = LocalStack(StackConfig(app=APP, project=project, state_dir=state_dir, project_root=root,
-                                   prestart=True, auth_emulator_host=DEMO_AUTH_HOST))
+                                   prestart=True, auth_emulator_host=UNSTARTED_AUTH_EMULATOR))
     try:
         stack.start()
         echo(f"  Firestore emulator on {stack.emulator_host}, function host on {stack.host_address} "

@@ -23,6 +23,9 @@ from typing import Any, Mapping
 
 CUSTOM_TOKEN_AUDIENCE = "https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit"
 EMULATOR_SERVICE_ACCOUNT = "firebase-auth-emulator@example.com"
+# Where `emulator_format_token`'s users pretend the Auth emulator is: its default port. The address only
+# puts firebase-admin in emulator mode; verifying a token never calls it, so nothing needs to listen.
+UNSTARTED_AUTH_EMULATOR = "127.0.0.1:9099"
 # The Auth emulator accepts any API key; the client SDKs always send one.
 _API_KEY = "fake-api-key"
 

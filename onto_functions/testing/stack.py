@@ -34,8 +34,10 @@ import pytest
 
 from ..local.backoff import Backoff
 from ..local.faults import FaultPlan
+from ..local.id_tokens import UNSTARTED_AUTH_EMULATOR
 from ..local.receiver import Receiver
-from ..local.stack import LocalStack, StackConfig
+from ..local.stack import StackConfig
+from .calls import ServedStack
 from .emulator_fixtures import EmulatorHandle
 
 __all__ = ["onto_stack"]
@@ -43,7 +45,7 @@ __all__ = ["onto_stack"]
 # The fixtures `onto_stack` builds on (firestore_emulator, event_receiver, project_id).
 pytest_plugins = ["onto_functions.testing.emulator_fixtures"]
 
-StartStack = Callable[..., LocalStack]
+StartStack = Callable[..., ServedStack]
 
 
 @pytest.fixture
@@ -51,9 +53,11 @@ def onto_stack(
     firestore_emulator: EmulatorHandle, event_receiver: Receiver, project_id: str, tmp_path: Path
 ) -> Iterator[StartStack]:
     """A function that starts the local stack for an app: `onto_stack(app, *, project_root=None,
-    duplicate=0, reorder=0, fail=0, seed=None, concurrency=4, retry_delay=0.2, tick_seconds=None)`;
-    stopped after the test. `tick_seconds` fires every schedule trigger at that period (local only)."""
-    started: list[LocalStack] = []
+    duplicate=0, reorder=0, fail=0, seed=None, concurrency=4, retry_delay=0.2, tick_seconds=None,
+    instances=2, auth=False)`; stopped after the test. `tick_seconds` fires every schedule trigger at
+    that period (local only). The stack's `call` and `request` reach its HTTPS and callable functions
+    as a signed-in user (see calls.py); `auth=True` starts firebase-tools' Auth emulator for it."""
+    started: list[ServedStack] = []
 
     def start(
         app: str,
@@ -66,7 +70,9 @@ def onto_stack(
         concurrency: int = 4,
         retry_delay: float = 0.2,
         tick_seconds: float | None = None,
-    ) -> LocalStack:
+        instances: int = 2,
+        auth: bool = False,
+    ) -> ServedStack:
         shared = firestore_emulator.started_here and firestore_emulator.functions_emulator == event_receiver.host
         config = StackConfig(
             app=app,
@@ -78,8 +84,11 @@ def onto_stack(
             emulator_host=firestore_emulator.host if shared else None,
             backoff=Backoff(base=retry_delay),
             tick_seconds=tick_seconds,
+            instances=instances,
+            auth=auth,
+            auth_emulator_host=None if auth else UNSTARTED_AUTH_EMULATOR,
         )
-        stack = LocalStack(config, receiver=event_receiver if shared else None)
+        stack = ServedStack(config, receiver=event_receiver if shared else None)
         started.append(stack)
         return stack.start()
 
