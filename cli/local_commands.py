@@ -52,6 +52,17 @@ APP_HELP = ("The app: 'package.module' (every Mediator in it) or 'package.module
             "Default: \\[tool.onto] app in pyproject.toml.")
 
 
+# The request side's options of `onto emulate` (HTTPS and callable functions).
+FUNCTIONS_PORT_OPTION = typer.Option(
+    5001, "--functions-port", min=0,
+    help="Where HTTPS and callable functions answer, at firebase-tools' URL shape "
+         "http://127.0.0.1:PORT/PROJECT/REGION/FUNCTION (0: a free port).")
+AUTH_OPTION = typer.Option(False, "--auth", help="Start firebase-tools' Auth emulator beside the stack; "
+                                                "functions verify ID tokens against it.")
+AUTH_HOST_OPTION = typer.Option(None, "--auth-emulator-host", metavar="HOST:PORT",
+                                help="Use an Auth emulator that is already running instead of starting one.")
+
+
 def register(app: typer.Typer) -> None:
     app.command("emulate", help=EMULATE_HELP)(emulate)
     app.command("demo")(demo)
@@ -93,15 +104,8 @@ def emulate(
     json_log: bool = typer.Option(False, "--json", help="Print one JSON object per event to stdout, no live view."),
     tick_seconds: Optional[float] = typer.Option(None, "--tick-seconds", min=0.1, metavar="S",
         help="Local only: fire every schedule trigger every S seconds instead of on its schedule."),
-    functions_port: int = typer.Option(
-        5001, "--functions-port", min=0,
-        help="Where HTTPS and callable functions answer, at firebase-tools' URL shape "
-             "http://127.0.0.1:PORT/PROJECT/REGION/FUNCTION (0: a free port)."),
-    auth: bool = typer.Option(False, "--auth", help="Start firebase-tools' Auth emulator beside the stack; "
-                                                   "functions verify ID tokens against it."),
-    auth_emulator_host: Optional[str] = typer.Option(
-        None, "--auth-emulator-host", metavar="HOST:PORT",
-        help="Use an Auth emulator that is already running instead of starting one."),
+    functions_port: int = FUNCTIONS_PORT_OPTION, auth: bool = AUTH_OPTION,
+    auth_emulator_host: Optional[str] = AUTH_HOST_OPTION,
 ) -> None:
     from onto_functions.local.faults import FaultPlan
     from onto_functions.local.stack import StackConfig, StackError

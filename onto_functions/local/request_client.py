@@ -4,8 +4,9 @@
 caller's ID token as `Authorization: Bearer`, answered by `{"result": ...}`
 or `{"error": {"status", "message", "details"}}`. `send` is a plain HTTPS
 request to a route below the function's URL. Both take an idempotency key
-(the `Idempotency-Key` header) so a test or the demo can retry a request
-as a client would.
+(the `Idempotency-Key` header of an HTTPS request; a callable's is a field
+of its data, `idempotencyKey` by default, as a client SDK can send no
+header) so a test or the demo can retry a request as a client would.
 
 Standard library only: the demo and the tests use it, and neither needs
 more than one JSON request at a time.
@@ -20,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+CALLABLE_KEY_FIELD = "idempotencyKey"
 
 
 @dataclass(frozen=True)
-class HttpAnswer:
+class ClientAnswer:
     """A function's answer: status, headers (names in lower case) and body."""
 
     status: int
@@ -49,7 +51,7 @@ class HttpAnswer:
 
 def send(url: str, method: str = "POST", *, json_body: Any = None, body: bytes | None = None,
          id_token: str | None = None, key: str | None = None, headers: Mapping[str, str] | None = None,
-         timeout: float = 60.0) -> HttpAnswer:
+         timeout: float = 60.0) -> ClientAnswer:
     """One HTTP request; any status comes back as an answer (only no answer at all raises OSError)."""
     sent = dict(headers or {})
     if json_body is not None:
@@ -62,12 +64,16 @@ def send(url: str, method: str = "POST", *, json_body: Any = None, body: bytes |
     request = urllib.request.Request(url, data=body, method=method, headers=sent)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
-            return HttpAnswer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+            return ClientAnswer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
     except urllib.error.HTTPError as err:
-        return HttpAnswer(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+        return ClientAnswer(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
 
 
 def call(url: str, data: Any = None, *, id_token: str | None = None, key: str | None = None,
-         timeout: float = 60.0) -> HttpAnswer:
-    """A call in the callable protocol, as `httpsCallable` makes it."""
-    return send(url, "POST", json_body={"data": data}, id_token=id_token, key=key, timeout=timeout)
+         key_field: str = CALLABLE_KEY_FIELD, timeout: float = 60.0) -> ClientAnswer:
+    """A call in the callable protocol, as `httpsCallable` makes it; `key` goes in the data's `key_field`."""
+    if key is not None:
+        if not isinstance(data, dict):
+            raise TypeError(f"a callable's idempotency key is a field of its data, which must be an object: {data!r}")
+        data = {**data, key_field: key}
+    return send(url, "POST", json_body={"data": data}, id_token=id_token, timeout=timeout)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Union
 
 from ..local.id_tokens import emulator_format_token, sign_in
-from ..local.request_client import HttpAnswer, call, send
+from ..local.request_client import ClientAnswer, call, send
 from ..local.stack import LocalStack, StackError
 
 User = Union[str, Mapping[str, Any], None]
@@ -49,13 +49,13 @@ class ServedStack(LocalStack):
         return emulator_format_token(self.project, uid, claims)
 
     def call(self, function: str, data: Any = None, *, user: User = None, key: str | None = None,
-             token: str | None = None, timeout: float = 60.0) -> HttpAnswer:
+             token: str | None = None, timeout: float = 60.0) -> ClientAnswer:
         """`httpsCallable(function)(data)` as `user` (or with `token` as it is), with an idempotency key."""
         return call(self.url(function), data, id_token=token or self.id_token(user), key=key, timeout=timeout)
 
     def request(self, function: str, method: str = "POST", path: str = "/", *, json: Any = None,
                 body: bytes | None = None, user: User = None, key: str | None = None, token: str | None = None,
-                headers: Mapping[str, str] | None = None, timeout: float = 60.0) -> HttpAnswer:
+                headers: Mapping[str, str] | None = None, timeout: float = 60.0) -> ClientAnswer:
         """One HTTPS request to a route of `function` as `user`; any status comes back as an answer."""
         return send(self.url(function, path), method, json_body=json, body=body,
                     id_token=token or self.id_token(user), key=key, headers=headers, timeout=timeout)
