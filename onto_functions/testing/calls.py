@@ -1,15 +1,16 @@
 """Calling an app's HTTPS and callable functions from a test, as a signed-in user.
 
     def test_toggle(onto_stack):
-        stack = onto_stack("examples.meeting_room.main", auth=True)   # with firebase-tools' Auth emulator
+        stack = onto_stack("examples.meeting_room.main", auth=True)   # the session's Auth emulator
         answer = stack.call("toggle-attendance", {"meetingId": "standup"}, user="carol")
         assert answer.result == {"meetingId": "standup", "attending": True}
         stack.request("deposit-post", "POST", "/accounts/a1/deposits", json={...},
                       user={"uid": "admin", "claims": {"admin": True}})
 
 `user` is a uid, or `{"uid": ..., "claims": {...}}` for custom claims; None
-calls anonymously. With `auth=True` the ID token comes from the real Auth
-emulator (the user is created there on first use); without it, the token
+calls anonymously. With an Auth emulator (the fixture's `auth=True`, or
+`onto emulate --auth`) the ID token is the emulator's (the user is created
+there on first use, signed in with a custom token); without one, the token
 is written in the Auth emulator's format (see local/id_tokens.py) and the
 workers run in firebase-admin's emulator mode, so tests without
 firebase-tools still call signed in. Either way the request goes through
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Union
 
-from ..local.id_tokens import emulator_format_token, sign_in
+from ..local.id_tokens import UNSTARTED_AUTH_EMULATOR, emulator_format_token, sign_in
 from ..local.request_client import ClientAnswer, call, send
 from ..local.stack import LocalStack, StackError
 
@@ -44,9 +45,9 @@ class ServedStack(LocalStack):
         if user is None:
             return None
         uid, claims = (user, {}) if isinstance(user, str) else (str(user["uid"]), dict(user.get("claims") or {}))
-        if self.requests.auth is not None:
-            return sign_in(self.requests.auth_host, self.project, uid, claims)
-        return emulator_format_token(self.project, uid, claims)
+        if self.requests.auth_host in ("", UNSTARTED_AUTH_EMULATOR):
+            return emulator_format_token(self.project, uid, claims)
+        return sign_in(self.requests.auth_host, self.project, uid, claims)
 
     def call(self, function: str, data: Any = None, *, user: User = None, key: str | None = None,
              token: str | None = None, timeout: float = 60.0) -> ClientAnswer:

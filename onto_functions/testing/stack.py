@@ -50,13 +50,17 @@ StartStack = Callable[..., ServedStack]
 
 @pytest.fixture
 def onto_stack(
-    firestore_emulator: EmulatorHandle, event_receiver: Receiver, project_id: str, tmp_path: Path
+    firestore_emulator: EmulatorHandle, event_receiver: Receiver, project_id: str, tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[StartStack]:
     """A function that starts the local stack for an app: `onto_stack(app, *, project_root=None,
     duplicate=0, reorder=0, fail=0, seed=None, concurrency=4, retry_delay=0.2, tick_seconds=None,
     instances=2, auth=False)`; stopped after the test. `tick_seconds` fires every schedule trigger at
     that period (local only). The stack's `call` and `request` reach its HTTPS and callable functions
-    as a signed-in user (see calls.py); `auth=True` starts firebase-tools' Auth emulator for it."""
+    as a signed-in user (see calls.py). With `auth=True` they sign in on the session's Auth emulator
+    (the `auth_emulator` fixture, started on first use), whose tokens are all for its own project: the
+    stack then serves that project, shared by the session's auth tests (use ids of your own, and
+    `stack.client()` rather than `db`)."""
     started: list[ServedStack] = []
 
     def start(
@@ -74,9 +78,11 @@ def onto_stack(
         auth: bool = False,
     ) -> ServedStack:
         shared = firestore_emulator.started_here and firestore_emulator.functions_emulator == event_receiver.host
+        auth_emulator = request.getfixturevalue("auth_emulator") if auth else None
+        project = auth_emulator.project if auth_emulator else project_id
         config = StackConfig(
             app=app,
-            project=project_id if not started else f"{project_id}-{len(started)}",
+            project=project if not started else f"{project}-{len(started)}",
             state_dir=tmp_path / f"onto-stack-{len(started)}",
             project_root=Path(project_root) if project_root else Path.cwd(),
             faults=FaultPlan(duplicate=duplicate, reorder=reorder, fail=fail, seed=seed),
@@ -85,8 +91,7 @@ def onto_stack(
             backoff=Backoff(base=retry_delay),
             tick_seconds=tick_seconds,
             instances=instances,
-            auth=auth,
-            auth_emulator_host=None if auth else UNSTARTED_AUTH_EMULATOR,
+            auth_emulator_host=auth_emulator.host if auth_emulator else UNSTARTED_AUTH_EMULATOR,
         )
         stack = ServedStack(config, receiver=event_receiver if shared else None)
         started.append(stack)
