@@ -258,7 +258,8 @@ def _request_lines(info: dict[str, Any]) -> list[Any]:
 
 # (column, counter) of the live view: every outcome an instance can answer has its column.
 _COUNTER_COLUMNS = (
-    ("received", "received"), ("applied", "applied"), ("duplicate", "duplicate"), ("superseded", "superseded"),
+    ("received", "received"), ("requests", "requests"), ("applied", "applied"), ("duplicate", "duplicate"),
+    ("superseded", "superseded"),
     ("ignored", "ignored"), ("refused", "refused"), ("failed", "failed"), ("contended", "contended"),
     ("no answer", "unanswered"), ("retried", "retried"), ("dead-lettered", "dead_lettered"),
 )

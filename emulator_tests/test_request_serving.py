@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from onto_functions.testing import wait_for
 
@@ -34,7 +35,7 @@ def _names(*names: str) -> list[str]:
 
 
 def _deposits_of(db, owner: str) -> list[dict]:
-    return [d.to_dict() for d in db.collection("deposits").where("owner", "==", owner).get()]
+    return [d.to_dict() for d in db.collection("deposits").where(filter=FieldFilter("owner", "==", owner)).get()]
 
 
 def _balance(db, owner: str) -> dict:
