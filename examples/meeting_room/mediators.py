@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema
 from marshmallow import fields as mfields
 
-from onto_functions import Change, Mediator, Store, sink, source
+from onto_functions import Change, Mediator, Request, RequestError, Store, sink, source
 
 from .models import Location, Meeting, Ticket, User
 from .views import MeetingSession
@@ -86,11 +86,11 @@ class AttendanceMediator(Mediator):
     source = source.callable(schema=ToggleSchema, allow="signed_in")
 
     @source.triggers.on_call(name="toggle-attendance")
-    def toggle_attendance(self, request, store: Store) -> dict:
+    def toggle_attendance(self, request: Request, store: Store) -> dict:
         meeting_id, uid = request.data["meeting_id"], request.auth.uid
         ticket = store.get(Ticket, ticket_id(meeting_id, uid))
         if ticket is None:
-            raise LookupError(f"{uid} has no ticket for meeting {meeting_id}")
+            raise RequestError("NOT_FOUND", f"{uid} has no ticket for meeting {meeting_id}")
         ticket.attendance = not ticket.attendance
         store.save(ticket)
         return {"meetingId": meeting_id, "attending": ticket.attendance}

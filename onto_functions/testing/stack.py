@@ -42,8 +42,8 @@ from .emulator_fixtures import EmulatorHandle
 
 __all__ = ["onto_stack"]
 
-# The fixtures `onto_stack` builds on (firestore_emulator, event_receiver, project_id).
-pytest_plugins = ["onto_functions.testing.emulator_fixtures"]
+# The fixtures `onto_stack` builds on (firestore_emulator, event_receiver, project_id; auth_emulator for auth=True).
+pytest_plugins = ["onto_functions.testing.emulator_fixtures", "onto_functions.testing.auth_fixtures"]
 
 StartStack = Callable[..., ServedStack]
 
