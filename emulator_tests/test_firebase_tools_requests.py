@@ -9,19 +9,13 @@ Same offline set-up as test_firebase_tools.py (firebase-tools in .onto/tools, Ja
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from onto_functions.deploy.bundle import build_bundles
-from onto_functions.deploy.firebase_json import update_firebase_json
-from onto_functions.deploy.project import load_project
-
 from emulator_tests.test_firebase_tools import (  # noqa: F401 - fixtures
-    _free_port, _java21_bin, _run_in_own_group, firebase_cli, wrapper_jar)
+    _run_in_own_group, bundled_project, emulators_exec_env, firebase_cli, wrapper_jar)
 
 APP = Path(__file__).resolve().parent / "apps" / "deposits.py"
 FUNCTIONS = ("balance-refresh", "deposit-add", "deposit-post")
@@ -57,41 +51,15 @@ print("RESULT " + json.dumps({
 '''
 
 
-def _write_project(root: Path) -> tuple[list, int]:
-    (root / "bank").mkdir(parents=True)
-    (root / "bank" / "__init__.py").write_text("")
-    shutil.copy(APP, root / "bank" / "main.py")
-    (root / "pyproject.toml").write_text('[tool.onto]\napp = "bank.main"\nruntime = "python311"\n')
-    (root / "check.py").write_text(CHECK)
-    config = load_project(root)
-    bundles = build_bundles("bank.main", config.build_path, project_root=root)
-    merged = update_firebase_json(root / "firebase.json", bundles, build_dir=config.build_path, runtime="python311")
-    merged["emulators"] = {name: {"host": "127.0.0.1", "port": _free_port()}
-                           for name in ("firestore", "functions", "auth", "hub", "logging", "eventarc")}
-    merged["emulators"].update({"ui": {"enabled": False}, "singleProjectMode": True})
-    (root / "firebase.json").write_text(json.dumps(merged, indent=2))
-    for bundle in bundles:  # firebase-tools runs a Python codebase inside <source>/venv
-        (bundle.path / "venv").symlink_to(Path(sys.prefix), target_is_directory=True)
-    return bundles, merged["emulators"]["functions"]["port"]
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_firebase_tools_serves_the_https_and_callable_bundles(tmp_path, firebase_cli, wrapper_jar):
     root = tmp_path / "proj"
-    bundles, functions_port = _write_project(root)
+    bundles, emulators = bundled_project(root, APP, CHECK, ("firestore", "functions", "auth"))
+    functions_port = emulators["functions"]["port"]
     assert sorted(b.spec.name for b in bundles) == sorted(FUNCTIONS)
     project = "demo-onto-requests"
-    env = {
-        **os.environ,
-        "PATH": f"{_java21_bin()}{os.pathsep}{os.environ['PATH']}",
-        "FIRESTORE_EMULATOR_BINARY_PATH": str(wrapper_jar),
-        "FIREBASE_CLI_DISABLE_UPDATE_CHECK": "true",
-        "CI": "1",
-        "HOME": str(tmp_path / "home"),
-    }
-    for name in ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"):
-        env.pop(name, None)
+    env = emulators_exec_env(tmp_path, wrapper_jar)
     command = [str(firebase_cli), "emulators:exec", "--only", "firestore,functions,auth", "--project", project,
                f"{sys.executable} check.py {project} 127.0.0.1:{functions_port}"]
     returncode, output = _run_in_own_group(command, cwd=root, env=env, timeout=540)
