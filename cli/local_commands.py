@@ -379,6 +379,9 @@ def _invoke_content(kind: str, *, path: Optional[str], before: Optional[str], af
         return {"data": value, "attributes": {key: val for key, _, val in pairs}}
     if kind == "tick":
         return {"at": at} if at else {}
+    if kind in ("request", "call"):
+        _fail("an HTTPS or callable function is called, not sent events: POST to its URL "
+              "(`onto emulate` prints where its functions answer)")
     if not path:
         _fail("a document trigger needs --path (the document the event is about)")
     return {"document": path.strip("/"), **_documents(before=before, after=after)}

@@ -36,7 +36,9 @@ STATE_SOURCES = {
 
 def options_text(spec: TriggerSpec) -> str:
     o = spec.options
-    parts = [o.region, f"{o.memory_mb}MB", f"{o.timeout_seconds}s", f"retry={'on' if o.retry else 'off'}"]
+    parts = [o.region, f"{o.memory_mb}MB", f"{o.timeout_seconds}s"]
+    if not spec.kind.is_request:  # a client's request is retried by the client, not the platform
+        parts.append(f"retry={'on' if o.retry else 'off'}")
     if o.max_instances is not None:
         parts.append(f"max={o.max_instances}")
     if o.min_instances:
