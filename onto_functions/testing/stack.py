@@ -78,11 +78,10 @@ def onto_stack(
         auth: bool = False,
     ) -> ServedStack:
         shared = firestore_emulator.started_here and firestore_emulator.functions_emulator == event_receiver.host
-        auth_emulator = request.getfixturevalue("auth_emulator") if auth else None
-        project = auth_emulator.project if auth_emulator else project_id
+        project, auth_host = _project_and_auth(request, project_id, auth, len(started))
         config = StackConfig(
             app=app,
-            project=project if not started else f"{project}-{len(started)}",
+            project=project,
             state_dir=tmp_path / f"onto-stack-{len(started)}",
             project_root=Path(project_root) if project_root else Path.cwd(),
             faults=FaultPlan(duplicate=duplicate, reorder=reorder, fail=fail, seed=seed),
@@ -91,7 +90,7 @@ def onto_stack(
             backoff=Backoff(base=retry_delay),
             tick_seconds=tick_seconds,
             instances=instances,
-            auth_emulator_host=auth_emulator.host if auth_emulator else UNSTARTED_AUTH_EMULATOR,
+            auth_emulator_host=auth_host,
         )
         stack = ServedStack(config, receiver=event_receiver if shared else None)
         started.append(stack)
@@ -100,3 +99,11 @@ def onto_stack(
     yield start
     for stack in reversed(started):
         stack.stop()
+
+
+def _project_and_auth(request: pytest.FixtureRequest, project_id: str, auth: bool, earlier: int) -> tuple[str, str]:
+    """The project a stack serves and its Auth emulator's address (see `onto_stack`)."""
+    if auth:  # the session's Auth emulator issues tokens for its own project alone
+        emulator = request.getfixturevalue("auth_emulator")
+        return emulator.project, emulator.host
+    return (f"{project_id}-{earlier}" if earlier else project_id), UNSTARTED_AUTH_EMULATOR
