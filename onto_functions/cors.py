@@ -26,7 +26,8 @@ def normalise_origins(cors: Any) -> tuple[str, ...] | None:
     origins = (cors,) if isinstance(cors, str) else tuple(cors)
     bad = [o for o in origins if not isinstance(o, str) or not (o == "*" or "://" in o)]
     if not origins or bad:
-        raise ValueError(f"cors={cors!r}: use '*', an origin such as 'https://app.example.com', a list of them, or None")
+        raise ValueError(f"cors={cors!r}: use '*', an origin such as 'https://app.example.com', "
+                         "a list of them, or None")
     return origins
 
 

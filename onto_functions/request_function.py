@@ -31,7 +31,8 @@ from .entrypoint import UNCONFIGURED, own_project
 from .idempotency import HEADER, Scope, checked_key, request_hash
 from .mediator import Mediator
 from .request_call import Call
-from .request_errors import RequestError
+from .executor import describe
+from .request_errors import RequestError, internal_error
 from .request_runner import FAILED, REFUSED, RequestRunner, RunResult
 from .request_wire import HttpAnswer, header
 from .routes import Route, below_function
@@ -63,7 +64,11 @@ class RequestFunction:
         if method == "OPTIONS" and self.source.cors_origins is not None:
             return cors.preflight(self.source.cors_origins, (*self.methods, "OPTIONS"), headers)
         path = below_function(path, function=self.spec.name, region=self.spec.options.region)
-        call, result, uid = self._serve(method, path, headers, body)
+        try:
+            call, result, uid = self._serve(method, path, headers, body)
+        except Exception as exc:  # Firestore unreachable, a bug of ours: a 500 that shows nothing, logged
+            call, uid = None, None
+            result = RunResult(FAILED, error=internal_error(), detail=describe(exc), exc=exc)
         if result.text is not None:
             answer = self.protocol.success(call, result.text)
         else:
@@ -77,7 +82,7 @@ class RequestFunction:
     def _serve(self, method: str, path: str, headers: Mapping[str, str],
                body: bytes) -> tuple[Call | None, RunResult, str | None]:
         if not self.project:
-            return None, RunResult(FAILED, error=RequestError("INTERNAL", "INTERNAL"), detail=UNCONFIGURED), None
+            return None, RunResult(FAILED, error=internal_error(), detail=UNCONFIGURED), None
         try:
             call = self._read(method, path, headers, body)
         except RequestError as exc:
@@ -107,9 +112,9 @@ class RequestFunction:
         app_check = identity.app_check_of(headers, self.project) if self.source.app_check else None
         key, data = self._key_and_data(call, headers)
         bodiless = call.protocol == "https" and data is None and method in https_protocol.BODILESS
-        request = Request(data=None if bodiless else self.source.load(data), method=method, path=call.path, headers=Headers(headers),
-                          params=call.params, auth=caller, app_check=app_check, idempotency_key=key,
-                          protocol=call.protocol, json=data)
+        request = Request(data=None if bodiless else self.source.load(data), method=method, path=call.path,
+                          headers=Headers(headers), params=call.params, auth=caller, app_check=app_check,
+                          idempotency_key=key, protocol=call.protocol, json=data)
         if key is None or self.spec.mode is not Mode.EXACTLY_ONCE:
             return request, None
         return request, Scope(self.spec.name, caller.uid if caller else None, key,
