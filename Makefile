@@ -28,6 +28,7 @@ bench: setup
 	$(PY) -m benchmarks.stack_overhead
 	$(PY) -m benchmarks.stack_memory
 	$(PY) -m benchmarks.backfill_speed
+	$(PY) -m benchmarks.request_latency
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -76,16 +76,19 @@ def init(
 
 def list_triggers(
     app_ref: Optional[str] = AppArg, project_dir: Optional[Path] = ProjectDirOpt, as_json: bool = JsonOpt,
+    project: Optional[str] = typer.Option(None, "--project", "-p",
+                                          help="project id in the URLs (default: \\[tool.onto] project)"),
 ) -> None:
-    """Every trigger: function name, event, document pattern, source model, sink, mode, options."""
+    """Every trigger: function name, event, source (an HTTPS or callable function's URL), model, sink, mode, options."""
     from onto_functions.deploy.pipeline import project_triggers
 
     err = render.stderr_console()
-    specs = _guard(err, lambda: project_triggers(_config(project_dir), app_ref))
+    config = _guard(err, lambda: _config(project_dir))
+    specs = _guard(err, lambda: project_triggers(config, app_ref))
     if as_json:
-        _print_json([render.spec_json(s) for s in specs])
+        _print_json([render.spec_json(s, project or config.project) for s in specs])
     else:
-        Console().print(render.triggers_table(specs))
+        Console().print(render.triggers_table(specs, project or config.project))
 
 
 def bundle(

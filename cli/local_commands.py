@@ -42,11 +42,25 @@ EMULATE_HELP = (
     "  onto invoke TRIGGER --path tickets/t1 --after '{\"attendance\": true}'\n\n"
     "Message triggers get the Pub/Sub emulator (started with the stack, PUBSUB_EMULATOR_HOST in --json's "
     "ready line); schedule triggers are fired by the host on their own schedule, or every "
-    "--tick-seconds (local only: deployed schedules are always Cloud Scheduler's)."
+    "--tick-seconds (local only: deployed schedules are always Cloud Scheduler's).\n\n"
+    "HTTPS and callable functions answer on --functions-port (5001 by default, as firebase-tools' functions "
+    "emulator) at http://127.0.0.1:PORT/PROJECT/REGION/FUNCTION\\[/route], through the same workers; "
+    "--auth starts firebase-tools' Auth emulator beside them, so a client signed in there calls them."
 )
 
 APP_HELP = ("The app: 'package.module' (every Mediator in it) or 'package.module:attr'. "
             "Default: \\[tool.onto] app in pyproject.toml.")
+
+
+# The request side's options of `onto emulate` (HTTPS and callable functions).
+FUNCTIONS_PORT_OPTION = typer.Option(
+    5001, "--functions-port", min=0,
+    help="Where HTTPS and callable functions answer, at firebase-tools' URL shape "
+         "http://127.0.0.1:PORT/PROJECT/REGION/FUNCTION (0: a free port).")
+AUTH_OPTION = typer.Option(False, "--auth", help="Start firebase-tools' Auth emulator beside the stack; "
+                                                "functions verify ID tokens against it.")
+AUTH_HOST_OPTION = typer.Option(None, "--auth-emulator-host", metavar="HOST:PORT",
+                                help="Use an Auth emulator that is already running instead of starting one.")
 
 
 def register(app: typer.Typer) -> None:
@@ -90,6 +104,8 @@ def emulate(
     json_log: bool = typer.Option(False, "--json", help="Print one JSON object per event to stdout, no live view."),
     tick_seconds: Optional[float] = typer.Option(None, "--tick-seconds", min=0.1, metavar="S",
         help="Local only: fire every schedule trigger every S seconds instead of on its schedule."),
+    functions_port: int = FUNCTIONS_PORT_OPTION, auth: bool = AUTH_OPTION,
+    auth_emulator_host: Optional[str] = AUTH_HOST_OPTION,
 ) -> None:
     from onto_functions.local.faults import FaultPlan
     from onto_functions.local.stack import StackConfig, StackError
@@ -101,6 +117,7 @@ def emulate(
             faults=FaultPlan(duplicate=duplicate, reorder=reorder, fail=fail, restart=restart, seed=seed),
             concurrency=concurrency, instances=instances, host_port=port, emulator_port=emulator_port,
             emulator_host=emulator_host, jar=jar, idle_seconds=idle_seconds, fresh=fresh, tick_seconds=tick_seconds,
+            functions_port=functions_port, auth=auth, auth_emulator_host=auth_emulator_host,
         )
     except (StackError, ValueError) as exc:
         _fail(str(exc))
@@ -215,6 +232,7 @@ def _header(info: dict[str, Any]) -> Any:
         Text.assemble("Firestore emulator  ", (info["emulator"], "green"),
                       f"   (FIRESTORE_EMULATOR_HOST={info['emulator']})"),
         Text.assemble("function host       ", (info["host"], "green"), f"   faults: {info['faults']}"),
+        *_request_lines(info),
         Text(f"bundles             {info['bundles']}"),
         Text(f"state               {info['stateDir']}"),
     ]
@@ -224,9 +242,24 @@ def _header(info: dict[str, Any]) -> Any:
     return Text("\n").join(lines)
 
 
+def _request_lines(info: dict[str, Any]) -> list[Any]:
+    """Where the HTTPS and callable functions answer, and the Auth emulator (when there is one)."""
+    from rich.text import Text
+
+    lines = []
+    if info.get("functions"):
+        lines.append(Text.assemble("functions           ", (f"http://{info['functions']}", "green"),
+                                   f"/{info['project']}/REGION/FUNCTION   (connectFunctionsEmulator)"))
+    if info.get("auth"):
+        lines.append(Text.assemble("Auth emulator       ", (info["auth"], "green"),
+                                   f"   (FIREBASE_AUTH_EMULATOR_HOST={info['auth']})"))
+    return lines
+
+
 # (column, counter) of the live view: every outcome an instance can answer has its column.
 _COUNTER_COLUMNS = (
-    ("received", "received"), ("applied", "applied"), ("duplicate", "duplicate"), ("superseded", "superseded"),
+    ("received", "received"), ("requests", "requests"), ("applied", "applied"), ("duplicate", "duplicate"),
+    ("superseded", "superseded"),
     ("ignored", "ignored"), ("refused", "refused"), ("failed", "failed"), ("contended", "contended"),
     ("no answer", "unanswered"), ("retried", "retried"), ("dead-lettered", "dead_lettered"),
 )
@@ -346,6 +379,9 @@ def _invoke_content(kind: str, *, path: Optional[str], before: Optional[str], af
         return {"data": value, "attributes": {key: val for key, _, val in pairs}}
     if kind == "tick":
         return {"at": at} if at else {}
+    if kind in ("request", "call"):
+        _fail("an HTTPS or callable function is called, not sent events: POST to its URL "
+              "(`onto emulate` prints where its functions answer)")
     if not path:
         _fail("a document trigger needs --path (the document the event is about)")
     return {"document": path.strip("/"), **_documents(before=before, after=after)}

@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from onto_functions.deploy.urls import function_url
+
 if TYPE_CHECKING:  # `onto list` and `onto bundle` do not load the deploy pipeline
     from onto_functions.deploy.backends import StepResult
     from onto_functions.deploy.bundle import Bundle
@@ -33,7 +35,9 @@ STATE_SOURCES = {
 
 def options_text(spec: TriggerSpec) -> str:
     o = spec.options
-    parts = [o.region, f"{o.memory_mb}MB", f"{o.timeout_seconds}s", f"retry={'on' if o.retry else 'off'}"]
+    parts = [o.region, f"{o.memory_mb}MB", f"{o.timeout_seconds}s"]
+    if not spec.kind.is_request:  # a client's request is retried by the client, not the platform
+        parts.append(f"retry={'on' if o.retry else 'off'}")
     if o.max_instances is not None:
         parts.append(f"max={o.max_instances}")
     if o.min_instances:
@@ -44,14 +48,23 @@ def options_text(spec: TriggerSpec) -> str:
         parts.append(f"secrets={','.join(o.secrets)}")  # names only: a value never reaches this process
     if o.params:
         parts.append(f"params={','.join(o.params)}")
+    if spec.access:
+        parts.append(f"access={spec.access}")
     return " ".join(parts)
 
 
-def spec_json(spec: TriggerSpec) -> dict[str, Any]:
+def source_cell(spec: TriggerSpec, project: str | None) -> str:
+    """What fires the function; an HTTPS or callable function's URL on the line below."""
+    url = function_url(spec, project)
+    return f"{spec.source_text}\n{url}" if url else spec.source_text
+
+
+def spec_json(spec: TriggerSpec, project: str | None = None) -> dict[str, Any]:
     o = spec.options
     return {
         "function": spec.name, "eventType": spec.event_type, "document": spec.document,
         "source": spec.source_text, "topic": spec.topic, "schedule": spec.schedule, "timeZone": spec.timezone,
+        "route": spec.route, "methods": list(spec.methods), "access": spec.access, "url": function_url(spec, project),
         "mediator": spec.mediator_ref, "handler": spec.handler, "sourceModel": spec.source_model,
         "sink": spec.sink, "mode": spec.mode.value,
         "options": {
@@ -63,7 +76,7 @@ def spec_json(spec: TriggerSpec) -> dict[str, Any]:
     }
 
 
-def triggers_table(specs: list[TriggerSpec]) -> Table:
+def triggers_table(specs: list[TriggerSpec], project: str | None = None) -> Table:
     table = Table(title=f"{len(specs)} trigger(s)", show_lines=False)
     table.add_column("function", no_wrap=True)
     for column in ("event", "source", "source model", "sink"):
@@ -71,7 +84,7 @@ def triggers_table(specs: list[TriggerSpec]) -> Table:
     table.add_column("mode", no_wrap=True)
     table.add_column("options", overflow="fold")
     for s in specs:
-        _add_literal_row(table, s.name, s.kind.value, s.source_text, s.source_model or "-", s.sink or "-",
+        _add_literal_row(table, s.name, s.kind.value, source_cell(s, project), s.source_model or "-", s.sink or "-",
                          s.mode.value, options_text(s))
     return table
 

@@ -184,6 +184,43 @@ def _run_in_own_group(command: list[str], *, cwd: Path, env: dict[str, str], tim
     return process.returncode, output
 
 
+def emulators_exec_env(tmp_path: Path, wrapper_jar: Path, **extra: str) -> dict[str, str]:
+    """The environment `firebase emulators:exec` runs in here: Java 21+ first on PATH, the wrapper jar,
+    no real login or config (a throwaway HOME), and no emulator address inherited from this process."""
+    env = {
+        **os.environ,
+        "PATH": f"{_java21_bin()}{os.pathsep}{os.environ['PATH']}",
+        "FIRESTORE_EMULATOR_BINARY_PATH": str(wrapper_jar),
+        "FIREBASE_CLI_DISABLE_UPDATE_CHECK": "true",
+        "CI": "1",
+        "HOME": str(tmp_path / "home"),
+        **extra,
+    }
+    for name in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"):
+        env.pop(name, None)
+    return env
+
+
+def bundled_project(root: Path, app_file: Path, check: str, emulators: tuple[str, ...]) -> tuple[list, dict]:
+    """A project whose package `app/main.py` is `app_file`, bundled, its codebases merged into
+    firebase.json with `emulators` on free loopback ports, and `check.py`; (bundles, emulators config)."""
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "__init__.py").write_text("")
+    shutil.copy(app_file, root / "app" / "main.py")
+    (root / "pyproject.toml").write_text('[tool.onto]\napp = "app.main"\nruntime = "python311"\n')
+    (root / "check.py").write_text(check)
+    config = load_project(root)
+    bundles = build_bundles("app.main", config.build_path, project_root=root)
+    merged = update_firebase_json(root / "firebase.json", bundles, build_dir=config.build_path, runtime="python311")
+    merged["emulators"] = {name: {"host": "127.0.0.1", "port": _free_port()}
+                           for name in (*emulators, "hub", "logging", "eventarc")}
+    merged["emulators"].update({"ui": {"enabled": False}, "singleProjectMode": True})
+    (root / "firebase.json").write_text(json.dumps(merged, indent=2))
+    for bundle in bundles:  # firebase-tools runs a Python codebase inside <source>/venv
+        (bundle.path / "venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    return bundles, merged["emulators"]
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)

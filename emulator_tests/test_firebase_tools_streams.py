@@ -9,20 +9,16 @@ firebase-tools chmods the file, beside a link to the SDK's jar folder).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from onto_functions.deploy.bundle import build_bundles
-from onto_functions.deploy.firebase_json import update_firebase_json
-from onto_functions.deploy.project import load_project
 from onto_functions.local.pubsub_emulator import find_pubsub_emulator_jar
 
 from emulator_tests.test_firebase_tools import (  # noqa: F401 - fixtures
-    _free_port, _java21_bin, _run_in_own_group, firebase_cli, wrapper_jar)
+    _run_in_own_group, bundled_project, emulators_exec_env, firebase_cli, wrapper_jar)
 
 APP = Path(__file__).resolve().parent / "apps" / "streams.py"
 
@@ -61,42 +57,14 @@ def _pubsub_launcher(root: Path) -> Path:
     return launcher
 
 
-def _write_project(root: Path) -> list:
-    (root / "streamshop").mkdir(parents=True)
-    (root / "streamshop" / "__init__.py").write_text("")
-    shutil.copy(APP, root / "streamshop" / "main.py")
-    (root / "pyproject.toml").write_text('[tool.onto]\napp = "streamshop.main"\nruntime = "python311"\n')
-    (root / "check.py").write_text(CHECK)
-    config = load_project(root)
-    bundles = build_bundles("streamshop.main", config.build_path, project_root=root)
-    merged = update_firebase_json(root / "firebase.json", bundles, build_dir=config.build_path, runtime="python311")
-    merged["emulators"] = {name: {"host": "127.0.0.1", "port": _free_port()}
-                           for name in ("firestore", "functions", "pubsub", "hub", "logging", "eventarc")}
-    merged["emulators"].update({"ui": {"enabled": False}, "singleProjectMode": True})
-    (root / "firebase.json").write_text(json.dumps(merged, indent=2))
-    for bundle in bundles:  # firebase-tools runs a Python codebase inside <source>/venv
-        (bundle.path / "venv").symlink_to(Path(sys.prefix), target_is_directory=True)
-    return bundles
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_firebase_tools_loads_stream_manifests_and_delivers_messages_once(tmp_path, firebase_cli, wrapper_jar):
     root = tmp_path / "proj"
-    bundles = _write_project(root)
+    bundles, _ = bundled_project(root, APP, CHECK, ("firestore", "functions", "pubsub"))
     assert sorted(b.spec.name for b in bundles) == ["heartbeat-beat", "payment-credit"]
     project = "demo-onto-streams"
-    env = {
-        **os.environ,
-        "PATH": f"{_java21_bin()}{os.pathsep}{os.environ['PATH']}",
-        "FIRESTORE_EMULATOR_BINARY_PATH": str(wrapper_jar),
-        "PUBSUB_EMULATOR_BINARY_PATH": str(_pubsub_launcher(tmp_path)),
-        "FIREBASE_CLI_DISABLE_UPDATE_CHECK": "true",
-        "CI": "1",
-        "HOME": str(tmp_path / "home"),
-    }
-    for name in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"):
-        env.pop(name, None)
+    env = emulators_exec_env(tmp_path, wrapper_jar, PUBSUB_EMULATOR_BINARY_PATH=str(_pubsub_launcher(tmp_path)))
     command = [str(firebase_cli), "emulators:exec", "--only", "firestore,functions,pubsub", "--project", project,
                f"{sys.executable} check.py {project}"]
     returncode, output = _run_in_own_group(command, cwd=root, env=env, timeout=540)

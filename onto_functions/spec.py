@@ -23,6 +23,9 @@ SCHEDULE_EVENT_TYPE = "onto.schedule.v1.tick"
 # A client's request reaches an HTTPS or callable function directly: no Eventarc type either.
 REQUEST_EVENT_TYPE = "onto.https.v1.request"
 CALL_EVENT_TYPE = "onto.callable.v1.call"
+# Cloud Functions (2nd gen): an HTTP function may run up to 60 minutes, an event-driven one 9.
+MAX_REQUEST_TIMEOUT_SECONDS = 3600
+MAX_EVENT_TIMEOUT_SECONDS = 540
 
 
 class EventKind(str, enum.Enum):
@@ -170,10 +173,10 @@ class TriggerOptions:
     def __post_init__(self) -> None:
         if self.max_deliveries < 1:
             raise ValueError(f"max_deliveries must be at least 1, got {self.max_deliveries}")
-        if not 1 <= self.timeout_seconds <= 540:
+        if not 1 <= self.timeout_seconds <= MAX_REQUEST_TIMEOUT_SECONDS:
             raise ValueError(
-                f"timeout_seconds must be between 1 and 540 for an event trigger, "
-                f"got {self.timeout_seconds}"
+                f"timeout_seconds must be between 1 and {MAX_REQUEST_TIMEOUT_SECONDS} (an HTTPS or callable "
+                f"function; {MAX_EVENT_TIMEOUT_SECONDS} for an event trigger), got {self.timeout_seconds}"
             )
         if self.memory_mb < 128:
             raise ValueError(f"memory_mb must be at least 128, got {self.memory_mb}")
@@ -240,6 +243,12 @@ class TriggerSpec:
                 f"function name {self.name!r} is not valid: use 2 to 63 lowercase "
                 "letters, digits and hyphens, starting with a letter and not "
                 "ending with a hyphen"
+            )
+        limit = MAX_REQUEST_TIMEOUT_SECONDS if self.kind.is_request else MAX_EVENT_TIMEOUT_SECONDS
+        if self.options.timeout_seconds > limit:
+            raise ValueError(
+                f"function {self.name!r}: timeout_seconds={self.options.timeout_seconds} is over the "
+                f"{limit} s Cloud Functions allows {'an HTTP' if self.kind.is_request else 'an event-driven'} function"
             )
 
     @property

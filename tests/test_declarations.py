@@ -161,4 +161,4 @@ def test_discovery_is_explicit_and_refuses_clashing_names():
 
 def test_meeting_room_app_is_discovered_from_its_module():
     names = [s.name for s in discover("examples.meeting_room.main")]
-    assert sorted(names) == ["meeting-refresh", "ticket-refresh-meeting"]
+    assert sorted(names) == ["meeting-refresh", "ticket-refresh-meeting", "toggle-attendance"]

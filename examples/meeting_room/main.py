@@ -1,5 +1,5 @@
 """The app: what `onto list`, `onto bundle` and `onto deploy` read (`examples.meeting_room.main`)."""
 
-from .mediators import MeetingMediator, TicketMediator
+from .mediators import AttendanceMediator, MeetingMediator, TicketMediator
 
-mediators = [TicketMediator, MeetingMediator]
+mediators = [TicketMediator, MeetingMediator, AttendanceMediator]

@@ -7,7 +7,10 @@ on which event arrived first: late, duplicate or concurrent events converge.
 
 from __future__ import annotations
 
-from onto_functions import Change, Mediator, Store, sink, source
+from marshmallow import Schema
+from marshmallow import fields as mfields
+
+from onto_functions import Change, Mediator, Request, RequestError, Store, sink, source
 
 from .models import Location, Meeting, Ticket, User
 from .views import MeetingSession
@@ -59,3 +62,35 @@ class MeetingMediator(Mediator):
     @source.triggers.on_write
     def refresh(self, change: Change[Meeting], store: Store) -> None:
         refresh_sessions(store, self.sink, change.params["meeting_id"])
+
+
+class ToggleSchema(Schema):
+    """The callable's data: `{"meetingId": "standup"}`."""
+
+    meeting_id = mfields.Str(required=True, data_key="meetingId")
+
+
+def ticket_id(meeting_id: str, uid: str) -> str:
+    """A participant's ticket in a meeting: one per (meeting, user)."""
+    return f"{meeting_id}-{uid}"
+
+
+class AttendanceMediator(Mediator):
+    """A signed-in participant toggles their own attendance (`httpsCallable("toggle-attendance")`).
+
+    It only writes the domain document, the caller's ticket; the ticket
+    trigger above then rebuilds every participant's view, as for any other
+    change of a ticket.
+    """
+
+    source = source.callable(schema=ToggleSchema, allow="signed_in")
+
+    @source.triggers.on_call(name="toggle-attendance")
+    def toggle_attendance(self, request: Request, store: Store) -> dict:
+        meeting_id, uid = request.data["meeting_id"], request.auth.uid
+        ticket = store.get(Ticket, ticket_id(meeting_id, uid))
+        if ticket is None:
+            raise RequestError("NOT_FOUND", f"{uid} has no ticket for meeting {meeting_id}")
+        ticket.attendance = not ticket.attendance
+        store.save(ticket)
+        return {"meetingId": meeting_id, "attending": ticket.attendance}

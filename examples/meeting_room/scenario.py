@@ -57,14 +57,27 @@ def all_attending(expected: int) -> Callable[[Any], dict[str, MeetingSession] | 
     return check
 
 
-def run(db: Any, wait: Callable[[Callable[[], Any], str], Any]) -> Result:
-    """Seed, wait for the first views, toggle Carol's attendance, wait for all three views."""
+def toggle_directly(db: Any) -> Callable[[str], Any]:
+    """Toggle a participant's attendance by writing their ticket, as a script with database access would."""
+    def toggle(uid: str) -> None:
+        store = Store(db)
+        ticket = store.get(Ticket, f"{MEETING_ID}-{uid}")
+        ticket.attendance = not ticket.attendance
+        store.save(ticket)
+
+    return toggle
+
+
+def run(db: Any, wait: Callable[[Callable[[], Any], str], Any],
+        toggle: Callable[[str], Any] | None = None) -> Result:
+    """Seed, wait for the first views, toggle Carol's attendance, wait for all three views.
+
+    `toggle(uid)` changes one participant's attendance: by default a direct
+    write of the ticket; `onto demo` calls the `toggle-attendance` callable
+    as Carol instead."""
     seed(db)
     wait(lambda: all_attending(2)(db), "the first MeetingSession views (2 attending)")
-    store = Store(db)
-    ticket = store.get(Ticket, f"{MEETING_ID}-carol")
-    ticket.attendance = True
     started = time.perf_counter()
-    store.save(ticket)
+    (toggle or toggle_directly(db))("carol")
     final = wait(lambda: all_attending(3)(db), "every participant's view to show Carol attending")
     return Result(final, time.perf_counter() - started)

@@ -22,6 +22,11 @@ Secrets and params: gcloud sets each function's environment whole
 `--set-secrets NAME=NAME:latest` or `--clear-secrets`), so a param or secret
 removed from the app is removed from the function too; firebase-tools reads
 the same from the manifest and the `.env` files (`function_settings`).
+
+HTTPS and callable functions: `--trigger-http --allow-unauthenticated`.
+Public at the platform, as firebase-tools deploys callables: who may call
+is decided inside the function, from the caller's Firebase ID token, which
+Cloud Run's IAM check cannot read.
 """
 
 from __future__ import annotations
@@ -36,8 +41,8 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from ..spec import EventKind, TriggerSpec
-from .labels import function_labels, labels_flag
-from .manifest import scheduler_retries
+from .labels import labels_flag
+from .manifest import endpoint_labels, scheduler_retries
 from .plan import Action, Step
 
 DEFAULT_PARALLELISM = 4
@@ -115,8 +120,8 @@ def gcloud_deploy_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
         f"--memory={memory_flag(opts.memory_mb)}",
         f"--timeout={opts.timeout_seconds}s",
         f"--min-instances={opts.min_instances}",
-        *settings_flags(spec, target),
-        labels_flag(function_labels(opts.mode.value, step.bundle.content_hash)),  # what `deployed` reads back
+        *settings_flags(spec, target),  # GCLOUD_PROJECT (the function refuses other projects' events) and params
+        labels_flag(endpoint_labels(spec, step.bundle.content_hash)),  # what `deployed` reads back
         "--quiet",
     ]
     if opts.max_instances is not None:
@@ -127,11 +132,13 @@ def gcloud_deploy_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
 
 
 def _trigger_flags(spec: TriggerSpec, target: DeployTarget) -> list[str]:
-    """How the function is triggered: a Firestore event filter, a Pub/Sub topic, or HTTP for a schedule."""
+    """How the function is triggered: a Firestore event filter, a Pub/Sub topic, or HTTP (a schedule, a client)."""
     opts = spec.options
     retry = "--retry" if opts.retry else "--no-retry"
     if spec.kind is EventKind.TICK:
         return ["--trigger-http", "--no-allow-unauthenticated"]
+    if spec.kind.is_request:
+        return ["--trigger-http", "--allow-unauthenticated"]
     if spec.kind is EventKind.MESSAGE:
         return [f"--trigger-topic={spec.topic}", retry]
     flags = [

@@ -16,6 +16,12 @@ an `eventTrigger`. Secrets are `secretEnvironmentVariables: [{key, secret}]` on 
 endpoint plus `params: [{name, type: secret}]`, and plain parameters `params:
 [{name, type: string}]`, as firebase-functions-python's `private/manifest.py`
 writes them: names only, never a value.
+An HTTPS function has `httpsTrigger: {}` and a callable
+`callableTrigger: {}` plus the label `deployment-callable: "true"`, as
+firebase-functions-python's `HttpsOptions._endpoint` writes them (0.6.0):
+no `invoker`, so firebase-tools makes both public on create (its fabricator
+sets `["public"]`), and onto checks the caller's Firebase ID token inside
+the function; no required API beyond the ones every function needs.
 
 The YAML is written here (no PyYAML dependency): every scalar is emitted as
 a JSON string or number, which YAML 1.2 reads unchanged.
@@ -57,6 +63,10 @@ MAX_SCHEDULER_RETRIES = 5
 SCHEDULER_API = {"api": "cloudscheduler.googleapis.com", "reason": "Needed for scheduled functions."}
 
 
+# firebase-functions-python marks a callable so firebase-tools reports it as one.
+CALLABLE_LABEL = "deployment-callable"
+
+
 class Endpoint(TypedDict, total=False):
     entryPoint: str
     platform: str
@@ -70,6 +80,8 @@ class Endpoint(TypedDict, total=False):
     eventTrigger: EventTrigger
     scheduleTrigger: ScheduleTrigger
     secretEnvironmentVariables: list[dict[str, str]]
+    httpsTrigger: dict[str, list[str]]
+    callableTrigger: dict[str, str]
 
 
 class _ManifestBase(TypedDict):
@@ -98,10 +110,14 @@ def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None, conten
         "availableMemoryMb": opts.memory_mb,
         "timeoutSeconds": opts.timeout_seconds,
         "minInstances": opts.min_instances,
-        "labels": function_labels(opts.mode.value, content_hash),
+        "labels": endpoint_labels(spec, content_hash),
     }
     if spec.kind is EventKind.TICK:
         endpoint["scheduleTrigger"] = schedule_trigger(spec)
+    elif spec.kind is EventKind.REQUEST:
+        endpoint["httpsTrigger"] = {}
+    elif spec.kind is EventKind.CALL:
+        endpoint["callableTrigger"] = {}
     else:
         endpoint["eventTrigger"] = event_trigger(spec, trigger_region)
     if opts.max_instances is not None:
@@ -123,6 +139,14 @@ def manifest_params(spec: TriggerSpec) -> list[dict[str, str]]:
     """The manifest's `params`: firebase-tools checks each secret exists and each param has a value (.env files)."""
     return ([{"name": name, "type": "secret"} for name in spec.options.secrets]
             + [{"name": name, "type": "string"} for name in spec.options.params])
+
+
+def endpoint_labels(spec: TriggerSpec, content_hash: str | None = None) -> dict[str, str]:
+    """onto's labels (see `labels`), plus the callable mark firebase-functions-python sets."""
+    labels = function_labels(spec.options.mode.value, content_hash)
+    if spec.kind is EventKind.CALL:
+        labels[CALLABLE_LABEL] = "true"
+    return labels
 
 
 def event_trigger(spec: TriggerSpec, trigger_region: str | None) -> EventTrigger:

@@ -44,6 +44,7 @@ from .local_settings import worker_settings
 from .loopback import free_port
 from .pubsub_emulator import PubSubClient, PubSubEmulator
 from .queue import DurableQueue
+from .request_serving import RequestServing
 from .schedule_timer import ScheduleTimer
 from .stats import Stats
 from .worker_pool import WorkerPool
@@ -88,6 +89,9 @@ class StackConfig:
     # Local only, for tests and demos: fire every schedule trigger every this many seconds instead of
     # on its own schedule. Deployed schedules are always Cloud Scheduler's, from the manifest.
     tick_seconds: float | None = None
+    functions_port: int = 0  # where HTTPS and callable functions are served (0: a free port)
+    auth: bool = False  # start firebase-tools' Auth emulator beside the stack
+    auth_emulator_host: str | None = None  # or use one already running (HOST:PORT)
 
     def __post_init__(self) -> None:
         if not self.project.startswith("demo-"):
@@ -128,6 +132,9 @@ class LocalStack:
         self.started_at = 0.0
         self.startup_seconds: float | None = None
         self._client: Any = None
+        self.requests = RequestServing(project=config.project, log_dir=self.state_dir / "logs",
+                                       port=config.functions_port, auth=config.auth,
+                                       auth_host=config.auth_emulator_host)
 
     @property
     def project(self) -> str:
@@ -178,8 +185,11 @@ class LocalStack:
                                               log_dir=self.state_dir / "logs")
             self.emulator.start()
             self.emulator_host = self.emulator.host
+        self.requests.start_auth()  # before any worker: they are told where it is
         self.host = self._function_host(bundles)
         self.host_address = self._serve(self.host, port)
+        assert self.workers is not None
+        self.requests.serve(self.specs, self.workers, self.stats)
         for spec in self.specs:
             if spec.kind.is_document:
                 register_trigger(self.emulator_host, cfg.project, spec.name, spec.event_type, spec.document,
@@ -217,6 +227,7 @@ class LocalStack:
         assert self.queue is not None
         self.stats = Stats(s.name for s in self.specs)
         env = worker_env(emulator_host=self.emulator_host, project=cfg.project, concurrency=cfg.concurrency)
+        env.update(self.requests.worker_env())
         self.workers = WorkerPool(bundles, env=env, log_dir=self.state_dir / "logs", instances=cfg.instances,
                                   idle_seconds=cfg.idle_seconds, on_start=self._worker_started,
                                   trigger_env=self.trigger_env)
@@ -280,6 +291,7 @@ class LocalStack:
         if self.server is not None:
             self.server.stop()
             self.server = None
+        self.requests.stop()
         if self.host is not None:
             self.host.stop()
         if self.workers is not None:
@@ -338,6 +350,7 @@ class LocalStack:
             "instances": self.config.instances, "concurrency": self.config.concurrency,
             "faults": self.config.faults.describe(), "seed": self.config.faults.seed,
             "recovered": self.queue.recovered if self.queue else 0, "bundles": str(self.bundle_dir),
+            **self.requests.info(),
         }
 
     def _running_host(self) -> FunctionHost:
