@@ -23,7 +23,7 @@ from onto_functions.spec import TriggerSpec
 
 ACTION_STYLE = {
     Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red",
-    Action.TTL: "cyan", Action.UNCHANGED: "dim",
+    Action.TTL: "cyan", Action.RULES: "magenta", Action.UNCHANGED: "dim",
 }
 
 STATE_SOURCES = {

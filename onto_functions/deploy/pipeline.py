@@ -24,6 +24,8 @@ from .firebase_json import DEFAULT_EMULATORS, update_firebase_json
 from .fresh_discovery import discover_cached
 from .plan import Action, Step, plan, select
 from .project import ProjectConfig, region_matches_database
+from .rules_deploy import plan_rules, record_rules, with_rules_step
+from .rules_files import GeneratedRules, write_rules
 from .state import DeployedFunction, DeployedState, check_project_id, load_state, now_iso, save_state
 
 
@@ -78,9 +80,12 @@ def bundle_project(config: ProjectConfig, app: str | None = None) -> BundleRepor
     return write_project_bundles(config, collect_bundles(resolve_app(app, config), config))
 
 
-def write_project_bundles(config: ProjectConfig, contents: list[BundleContents]) -> BundleReport:
-    """Write bundles collected before, and merge their codebases into firebase.json."""
+def write_project_bundles(config: ProjectConfig, contents: list[BundleContents],
+                          rules: GeneratedRules | None = None) -> BundleReport:
+    """Write bundles collected before, and merge their codebases into firebase.json (and the rules file, if given)."""
     write_bundles(config.build_path, contents)
+    if rules is not None:
+        write_rules(config, rules)  # firestore.rules, wired in firebase.json
     bundles = [c.bundle for c in contents]
     update_firebase_json(config.firebase_json, bundles, build_dir=config.build_path, runtime=config.runtime,
                          emulators=DEFAULT_EMULATORS)
@@ -141,36 +146,38 @@ def deploy_project(
 ) -> DeployReport:
     """Bundle, plan against what the backend reports is deployed, and (unless dry_run) execute and record.
 
-    `only` limits the plan to the named functions. Deletes run only with
-    `yes`, or when `confirm(deletes)` says yes; otherwise DeployRefused and
-    nothing changes. Nothing is written (bundles, firebase.json, state) for
-    a dry run or a refused deploy. The cache is saved after every finished
-    command, only for steps that succeeded; a failure leaves the rest
-    recorded and is reported.
+    `only` limits the plan to the named functions. Deletes run only with `yes`, or when
+    `confirm(deletes)` says yes; otherwise DeployRefused and nothing changes. Nothing is written
+    (bundles, firebase.json, rules, state) for a dry run or a refused deploy. The cache is saved after
+    every finished command, only for steps that succeeded; a failure leaves the rest recorded.
     """
     backend_name = backend or config.backend
-    contents = collect_bundles(resolve_app(app, config), config)
+    app = resolve_app(app, config)
+    contents = collect_bundles(app, config)
     project_id = check_refusals(config, project, [c.bundle for c in contents])
     target = deploy_target(config, project_id, firebase_bin=firebase_bin, gcloud_bin=gcloud_bin)
     engine = make_backend(backend_name, target, parallelism=parallelism, runner=runner)
     deployed = read_deployed(backend_name, target, runner, load_state(config.state_path, project_id))
-    steps = select(plan([c.bundle for c in contents], deployed.state), only)
+    rules = plan_rules(config, app, deployed.state, backend=backend_name)
+    steps = select(with_rules_step(plan([c.bundle for c in contents], deployed.state), rules), only)
     changing = [s for s in steps if s.action.changes]
     commands = [list(argv) for c in engine.commands(changing) for argv in (c.argv, *c.then)]
-    warnings = [*([deployed.warning] if deployed.warning else []), *check_programs(engine, changing, dry_run=dry_run)]
+    warnings = [*([deployed.warning] if deployed.warning else []), *rules.warnings,
+                *check_programs(engine, changing, dry_run=dry_run)]
     report = DeployReport(project_id, backend_name, dry_run, steps, commands,
                           warnings=warnings, state_source=deployed.source)
     if dry_run:
         return report
     check_deletes(changing, yes=yes, confirm=confirm)
-    write_project_bundles(config, contents)  # what the backends read: bundle folders, firebase.json
+    write_project_bundles(config, contents, rules.generated)  # what the backends read
     if deployed.source != "cache":
         save_state(config.state_path, deployed.state)  # the cache follows the truth
     if not changing:
         return report
     recorder = _Recorder(config.state_path, deployed.state, backend_name, on_result)
     results = engine.execute(changing, on_result=recorder.record)
-    return replace(report, results=results, state_file=recorder.path)
+    return replace(report, results=results,
+                   state_file=record_rules(config.state_path, recorder.state, results, rules) or recorder.path)
 
 
 def check_deletes(steps: list[Step], *, yes: bool, confirm: Callable[[list[Step]], bool] | None) -> None:

@@ -126,6 +126,7 @@ class LocalStack:
         self.started_at = 0.0
         self.startup_seconds: float | None = None
         self._client: Any = None
+        self.rules_file: Path | None = None  # the security rules loaded into the emulator, if the project has them
 
     @property
     def project(self) -> str:
@@ -172,6 +173,7 @@ class LocalStack:
                                               log_dir=self.state_dir / "logs")
             self.emulator.start()
             self.emulator_host = self.emulator.host
+        self.rules_file = self._load_rules()
         self.host = self._function_host(bundles)
         self.host_address = self._serve(self.host, port)
         for spec in self.specs:
@@ -196,6 +198,17 @@ class LocalStack:
         bundles = build_bundles(self.config.app, self.bundle_dir, project_root=self.config.project_root)
         self.specs = [b.spec for b in bundles]  # as deploy sees them (project defaults applied)
         return bundles
+
+    def _load_rules(self) -> Path | None:
+        """The generated security rules into the emulator (emulator_rules: only for a project that uses them)."""
+        from ..deploy.rules import RulesRefused
+        from ..deploy.rules_text import RulesSyntaxError
+        from .emulator_rules import load_project_rules
+
+        try:
+            return load_project_rules(self.emulator_host, self.project, self.config.project_root, self.config.app)
+        except (RulesRefused, RulesSyntaxError) as exc:
+            raise StackError(str(exc)) from None
 
     def _open_queue(self) -> DurableQueue:
         path = self.state_dir / "queue.sqlite"
@@ -331,6 +344,7 @@ class LocalStack:
             "instances": self.config.instances, "concurrency": self.config.concurrency,
             "faults": self.config.faults.describe(), "seed": self.config.faults.seed,
             "recovered": self.queue.recovered if self.queue else 0, "bundles": str(self.bundle_dir),
+            "rules": str(self.rules_file) if self.rules_file else None,
         }
 
     def _running_host(self) -> FunctionHost:

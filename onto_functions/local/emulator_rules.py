@@ -1,0 +1,53 @@
+"""Security rules in the local stack: the rules `onto rules` generates, loaded into the Firestore emulator.
+
+Why: without rules the emulator lets every client read and write everything,
+so a front end tried against `onto emulate` would work there and fail in
+production (or the reverse: leak there unnoticed). The stack loads the same
+rules `onto deploy` would deploy, generated afresh from the app and the
+user's own rules, for the stack's project only (each project of an emulator
+has its own rules). Onto's own clients connect as the emulator's admin
+(`Authorization: Bearer owner`), which rules do not restrict, as production
+service credentials are not restricted.
+
+Only a project that uses onto's rules gets them (it has `firestore.rules.in`
+or a rules file onto wrote): a project whose rules live elsewhere keeps the
+emulator's open default rather than rules it never deploys.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..deploy.project import load_project
+from ..deploy.rules_files import generate_rules, managed_rules, rules_source
+from .emulator_api import EmulatorError, _request
+
+
+def load_rules(host: str, project: str, text: str) -> None:
+    """Replace the rules of `project` on the emulator at `host`; EmulatorError with its compiler's words."""
+    body = {"rules": {"files": [{"name": "firestore.rules", "content": text}]}}
+    try:
+        _request("PUT", host, f"/emulator/v1/projects/{project}:securityRules", body)
+    except EmulatorError as exc:
+        raise EmulatorError(f"the Firestore emulator refused the security rules: {_compiler_message(exc)}") from None
+
+
+def load_project_rules(host: str, project: str, project_root: Path, app: str) -> Path | None:
+    """Load the app's generated rules when the project uses onto's rules; the rules file they stand for, or None."""
+    config = load_project(project_root)
+    if managed_rules(config) is None and rules_source(config) is None:
+        return None
+    generated = generate_rules(config, app)
+    load_rules(host, project, generated.text)
+    return generated.output
+
+
+def _compiler_message(exc: EmulatorError) -> str:
+    """The emulator's own one-line reason ("L3:5 Unexpected '}'"), out of its JSON answer."""
+    text = str(exc)
+    try:
+        message = json.loads(text[text.index("{"):])["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return text
+    return " ".join(str(message).split())
