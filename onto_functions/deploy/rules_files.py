@@ -19,6 +19,7 @@ from ..discovery import import_ref, mediators_of
 from ..mediator import FirestoreSink
 from ..models import ViewModel
 from .firebase_json import read_firebase_json, rules_file_of, with_rules_file, write_firebase_json
+from .fresh_discovery import discover_fresh
 from .project import ProjectConfig
 from .rules import MARKER, RulesRefused, ViewRule, check_user_rules, render_rules, view_rules
 from .rules_text import UserRules, read_user_rules
@@ -47,8 +48,11 @@ def app_views(app: str, root: Path) -> list[type[ViewModel]]:
 
     The app is imported with `root` first on sys.path; a process that
     imported it before sees the modules it loaded then (the local stack has
-    just bundled them from disk).
+    just bundled them from disk), unless they came from another project.
     """
+    loaded = getattr(sys.modules.get(app.partition(":")[0]), "__file__", None)
+    if loaded and root.resolve() not in Path(loaded).resolve().parents:
+        discover_fresh(app, root)  # a module of the same name from elsewhere: import this project's
     sys.path.insert(0, str(root))
     try:
         mediators = mediators_of(import_ref(app))
