@@ -17,10 +17,11 @@ emulator's open default rather than rules it never deploys.
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ..deploy.project import load_project
-from ..deploy.rules_files import generate_rules, managed_rules, rules_source
+from ..deploy.rules_files import GeneratedRules, generate_rules, managed_rules, rules_source
 from .emulator_api import EmulatorError, _request
 
 
@@ -33,12 +34,27 @@ def load_rules(host: str, project: str, text: str) -> None:
         raise EmulatorError(f"the Firestore emulator refused the security rules: {_compiler_message(exc)}") from None
 
 
-def load_project_rules(host: str, project: str, project_root: Path, app: str) -> Path | None:
-    """Load the app's generated rules when the project uses onto's rules; the rules file they stand for, or None."""
+def start_loading_project_rules(host: str, project: str, project_root: Path, app: str) -> "Future[Path | None]":
+    """Load the app's generated rules when the project uses onto's rules; resolves to their file, or None.
+
+    Generated here (importing the app stays on the caller's thread), loaded
+    on a thread of its own: the emulator's first compile of rules takes
+    seconds (3 s measured on a loaded 2-core machine, then about 0.3 s), which
+    the stack overlaps with starting its host.
+    """
     config = load_project(project_root)
     if managed_rules(config) is None and rules_source(config) is None:
-        return None
+        done: "Future[Path | None]" = Future()
+        done.set_result(None)
+        return done
     generated = generate_rules(config, app)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onto-rules")
+    loading = pool.submit(_load_generated, host, project, generated)
+    pool.shutdown(wait=False)
+    return loading
+
+
+def _load_generated(host: str, project: str, generated: GeneratedRules) -> Path:
     load_rules(host, project, generated.text)
     return generated.output
 

@@ -49,6 +49,8 @@ from .worker_pool import WorkerPool
 from .workers import Worker, worker_env
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from google.cloud import firestore
 
     from ..deploy.bundle import Bundle
@@ -173,7 +175,7 @@ class LocalStack:
                                               log_dir=self.state_dir / "logs")
             self.emulator.start()
             self.emulator_host = self.emulator.host
-        self.rules_file = self._load_rules()
+        rules = self._start_loading_rules()
         self.host = self._function_host(bundles)
         self.host_address = self._serve(self.host, port)
         for spec in self.specs:
@@ -186,6 +188,7 @@ class LocalStack:
                                    period_seconds=cfg.tick_seconds).start()
         if cfg.prestart:
             self.prestart_workers()
+        self.rules_file = rules.result()  # before the stack is ready: no client meets the emulator's open rules
 
     def _build_bundles(self) -> list[Bundle]:
         """The bundles deploy would ship, built afresh (a broken app fails here, before any process starts)."""
@@ -199,14 +202,15 @@ class LocalStack:
         self.specs = [b.spec for b in bundles]  # as deploy sees them (project defaults applied)
         return bundles
 
-    def _load_rules(self) -> Path | None:
+    def _start_loading_rules(self) -> "Future[Path | None]":
         """The generated security rules into the emulator (emulator_rules: only for a project that uses them)."""
         from ..deploy.rules import RulesRefused
         from ..deploy.rules_text import RulesSyntaxError
-        from .emulator_rules import load_project_rules
+        from .emulator_rules import start_loading_project_rules
 
         try:
-            return load_project_rules(self.emulator_host, self.project, self.config.project_root, self.config.app)
+            return start_loading_project_rules(self.emulator_host, self.project, self.config.project_root,
+                                               self.config.app)
         except (RulesRefused, RulesSyntaxError) as exc:
             raise StackError(str(exc)) from None
 
