@@ -49,7 +49,7 @@ def rules(
     app_ref: Optional[str] = AppArg, project_dir: Optional[Path] = ProjectDirOpt,
     check: bool = typer.Option(False, "--check", help="write nothing; exit 1 when the rules file is missing or stale"),
     output: Optional[Path] = typer.Option(None, "--output", "-o",
-                                          help="where to write (default: firestore.rules beside firebase.json)"),
+                                          help="where to write, relative to the project (default: firestore.rules beside firebase.json)"),
 ) -> None:
     """Generate Firestore security rules from the app's views and your own rules (see RULES_HELP)."""
     err = render.stderr_console()
@@ -69,7 +69,8 @@ def _check(err: Console, generated: GeneratedRules) -> None:
     if generated.current:
         render.say(err, "current", "green", str(generated.output))
         return
-    render.say(err, "stale:", "bold red", f"{generated.output} is not what `onto rules` writes now; run `onto rules`")
+    state = "is missing" if not generated.output.exists() else "is not what `onto rules` writes now"
+    render.say(err, "stale:", "bold red", f"{generated.output} {state}; run `onto rules`")
     raise typer.Exit(EXIT_FAILED)
 
 

@@ -19,8 +19,11 @@ from pathlib import Path
 import pytest
 
 from examples.meeting_room import scenario
+from examples.meeting_room.views import MeetingSession
 from onto_functions.deploy.project import load_project
+from onto_functions.deploy.rules import render_rules, view_rules
 from onto_functions.deploy.rules_files import generate_rules
+from onto_functions.deploy.rules_text import read_user_rules
 from onto_functions.local.emulator_api import EmulatorError
 from onto_functions.local.emulator_rules import load_rules
 from onto_functions.testing import wait_for
@@ -107,6 +110,11 @@ def test_alice_reads_her_view_only_and_no_client_writes_views_or_onto(
 def test_the_emulator_compiles_the_generated_rules_and_refuses_broken_ones(firestore_emulator, project_id):
     text = generate_rules(load_project(REPO), APP).text
     load_rules(firestore_emulator.host, project_id, text)  # accepted as generated
+    whole = read_user_rules("rules_version = '2';\nservice cloud.firestore {\n  function open() { return true; }\n"
+                            "  match /databases/{database}/documents {\n    match /notes/{id} {\n"
+                            "      allow read: if open();\n    }\n  }\n}\n", "whole.rules")
+    load_rules(firestore_emulator.host, project_id, render_rules(whole, view_rules([MeetingSession]),
+                                                                 source="whole.rules", app=APP))
     broken = text.replace("allow read: if signedIn();", "allow read: if signedIn(;")
     with pytest.raises(EmulatorError, match=r"refused the security rules: .*L\d+:\d+"):
         load_rules(firestore_emulator.host, project_id, broken)

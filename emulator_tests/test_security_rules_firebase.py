@@ -8,7 +8,6 @@ start with open rules and Alice would read Bob's view; and `firebase deploy
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from onto_functions.deploy.project import ProjectConfig
 from onto_functions.deploy.rules_files import generate_rules, write_rules
 
 from emulator_tests.test_firebase_tools import (  # noqa: F401  (fixtures)
-    _firebase, _free_port, _java21_bin, _run_in_own_group, firebase_cli, wrapper_jar,
+    _firebase, _free_port, emulators_exec_result, firebase_cli, wrapper_jar,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,19 +81,11 @@ def test_firebase_tools_emulator_enforces_the_rules_firebase_json_names(project,
                            "logging": {"host": "127.0.0.1", "port": _free_port()}, "singleProjectMode": True}
     (root / "firebase.json").write_text(json.dumps(config))
     (root / "check.py").write_text(CHECK)
-    env = {**os.environ, "PATH": f"{_java21_bin()}{os.pathsep}{os.environ['PATH']}",
-           "FIRESTORE_EMULATOR_BINARY_PATH": str(wrapper_jar), "FIREBASE_CLI_DISABLE_UPDATE_CHECK": "true",
-           "CI": "1", "HOME": str(tmp_path / "home")}
-    env.pop("FIRESTORE_EMULATOR_HOST", None)
     project_id = "demo-onto-rules"
-    command = [str(firebase_cli), "emulators:exec", "--only", "firestore", "--project", project_id,
-               f"{sys.executable} check.py 127.0.0.1:{port} {project_id}"]
-    returncode, output = _run_in_own_group(command, cwd=root, env=env, timeout=300)
-    assert returncode == 0, f"firebase emulators:exec failed ({returncode}):\n{output[-6000:]}"
-    line = next((l for l in output.splitlines() if l.startswith("RESULT ")), None)
-    assert line, f"the check script printed no result:\n{output[-6000:]}"
-    assert json.loads(line.removeprefix("RESULT ")) == {"seeded": [200, 200], "own": 200, "other": 403,
-                                                        "write": 403, "ledger": 403}
+    result = emulators_exec_result(firebase_cli, wrapper_jar, root, "firestore", project_id,
+                                   f"{sys.executable} check.py 127.0.0.1:{port} {project_id}",
+                                   home=tmp_path / "home", timeout=300)
+    assert result == {"seeded": [200, 200], "own": 200, "other": 403, "write": 403, "ledger": 403}
 
 
 @pytest.mark.timeout(600)  # the first firebase test installs firebase-tools (npm)

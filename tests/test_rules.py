@@ -177,3 +177,12 @@ def test_two_views_at_one_path_must_agree_on_their_reader():
 
     with pytest.raises(RulesRefused, match="share the path"):
         view_rules([Session, Private])
+
+
+def test_a_view_parameter_named_database_is_refused():
+    class Odd(ViewModel):
+        class Meta:
+            path = "stats/{database}"
+
+    with pytest.raises(RulesRefused, match=r"the parameter \{database\} would hide the rules' own"):
+        view_rules([Odd])

@@ -59,6 +59,9 @@ def view_rules(views: Iterable[type[ViewModel]]) -> list[ViewRule]:
     by_path: dict[str, ViewRule] = {}
     for view in views:
         template = view.path_template().text.strip("/")
+        if "database" in view.path_template().params:
+            raise RulesRefused(f"{view.__name__}.Meta.path {template!r}: the parameter {{database}} would hide the "
+                               "rules' own {database} (match /databases/{database}/documents); rename it")
         rule = ViewRule(template, view.reader_param(), (view.__name__,))
         known = by_path.get(template)
         if known is not None and known.reader != rule.reader:
