@@ -164,6 +164,7 @@ def test_rules_that_cannot_reach_onto_paths_are_accepted(rules):
     ("match /users/{u} {\n  allow read: if true;\n", "line 1: this '{' is never closed"),
     ("match /users/{u} {\n}\n}\n", "line 3: a '}' closes nothing"),
     ("service firebase.storage {\n}\n", "line 1: service 'firebase.storage' is not Firestore's"),
+    ("// x\nmatch /databases/{database}/documents {\n}\n", "line 2: match /databases/... outside `service"),
 ])
 def test_rules_onto_cannot_read_are_named_with_their_line(rules, problem):
     with pytest.raises(RulesSyntaxError, match=problem):

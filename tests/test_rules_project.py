@@ -121,6 +121,13 @@ def test_firebase_deploy_carries_the_rules_once_and_records_them(project):
                                  "--non-interactive", "--force"]]
 
 
+def test_a_deploy_that_would_replace_the_users_rules_is_refused_before_anything_is_written(project):
+    (project / "firestore.rules").write_text("rules_version = '2';\nservice cloud.firestore {}\n")
+    with pytest.raises(RulesRefused, match="holds rules onto did not write"):
+        deploy_project(load_project(project), project=PROJECT, runner=FakeCli(), firebase_bin=sys.executable)
+    assert not (project / "build").exists()
+
+
 def test_gcloud_deploy_warns_that_it_cannot_deploy_rules(project):
     config = load_project(project).with_(backend="gcloud")
     report = deploy_project(config, project=PROJECT, dry_run=True, runner=FakeCli(), gcloud_bin=sys.executable)

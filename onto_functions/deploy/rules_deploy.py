@@ -29,7 +29,7 @@ from pathlib import Path
 from .backends import StepResult
 from .plan import Action, Step
 from .project import ProjectConfig
-from .rules_files import GeneratedRules, generate_rules, managed_rules, rules_source
+from .rules_files import GeneratedRules, check_writable, generate_rules, managed_rules, rules_source
 from .state import DeployedState, save_state
 
 STEP_NAME = "firestore:rules"
@@ -50,6 +50,7 @@ def plan_rules(config: ProjectConfig, app: str, state: DeployedState, *, backend
     if managed_rules(config) is None and rules_source(config) is None:
         return RulesPlan()
     generated = generate_rules(config, app)
+    check_writable(config, generated)  # refused before anything is written or deployed
     digest = rules_hash(generated.text)
     if digest == state.rules_hash:
         return RulesPlan(generated, Step(Action.UNCHANGED, STEP_NAME, f"same rules ({digest[:12]})"), digest)

@@ -87,6 +87,12 @@ def rules_source(config: ProjectConfig) -> Path | None:
     return default if default.is_file() else None
 
 
+def check_writable(config: ProjectConfig, generated: GeneratedRules) -> None:
+    """RulesRefused when writing `generated` would replace the user's own rules (see write_rules)."""
+    refuse_foreign_output(generated.output)
+    _wired(config, generated)
+
+
 def write_rules(config: ProjectConfig, generated: GeneratedRules) -> tuple[bool, bool]:
     """Write the rules file and wire it in firebase.json; (rules file changed, firebase.json changed)."""
     refuse_foreign_output(generated.output)

@@ -59,6 +59,11 @@ def read_user_rules(text: str, source: str) -> UserRules:
     blank = blank_comments_and_strings(text)
     service = _SERVICE_RE.search(blank)
     if service is None:
+        documents = re.search(r"\bmatch\s+/databases/", blank)
+        if documents is not None:
+            raise RulesSyntaxError(f"{source} line {_line(blank, documents.start())}: match /databases/... outside "
+                                   f"`service {SERVICE} {{ ... }}`: write a whole rules file, or only the blocks "
+                                   "that go inside match /databases/{database}/documents")
         grants = _grants(blank, text, 0, len(blank), (), source)
         return UserRules(text, False, tuple(grants))
     if service.group(1) != SERVICE:

@@ -204,14 +204,12 @@ class LocalStack:
 
     def _start_loading_rules(self) -> "Future[Path | None]":
         """The generated security rules into the emulator (emulator_rules: only for a project that uses them)."""
-        from ..deploy.rules import RulesRefused
-        from ..deploy.rules_text import RulesSyntaxError
         from .emulator_rules import start_loading_project_rules
 
         try:
             return start_loading_project_rules(self.emulator_host, self.project, self.config.project_root,
                                                self.config.app)
-        except (RulesRefused, RulesSyntaxError) as exc:
+        except ValueError as exc:  # user rules refused or unreadable, a broken firebase.json: one line each
             raise StackError(str(exc)) from None
 
     def _open_queue(self) -> DurableQueue:
