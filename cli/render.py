@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from onto_functions.deploy.backends import StepResult
-from onto_functions.deploy.bundle import Bundle
-from onto_functions.deploy.pipeline import BundleReport, DeployReport
-from onto_functions.deploy.plan import Action, Step, summary
-from onto_functions.spec import TriggerSpec
+if TYPE_CHECKING:  # `onto list` and `onto bundle` do not load the deploy pipeline
+    from onto_functions.deploy.backends import StepResult
+    from onto_functions.deploy.bundle import Bundle
+    from onto_functions.deploy.pipeline import BundleReport, DeployReport
+    from onto_functions.deploy.plan import Step
+    from onto_functions.spec import TriggerSpec
 
-ACTION_STYLE = {
-    Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red",
-    Action.TTL: "cyan", Action.RULES: "magenta", Action.UNCHANGED: "dim",
-}
+ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "ttl": "cyan", "rules": "magenta",
+                "unchanged": "dim"}
 
 STATE_SOURCES = {
     "gcloud": "what `gcloud functions list` reports (functions labelled onto-managed)",
@@ -42,6 +41,10 @@ def options_text(spec: TriggerSpec) -> str:
         parts.append(f"min={o.min_instances}")
     if o.database != "(default)":
         parts.append(f"db={o.database}")
+    if o.secrets:
+        parts.append(f"secrets={','.join(o.secrets)}")  # names only: a value never reaches this process
+    if o.params:
+        parts.append(f"params={','.join(o.params)}")
     return " ".join(parts)
 
 
@@ -56,6 +59,7 @@ def spec_json(spec: TriggerSpec) -> dict[str, Any]:
             "region": o.region, "memoryMb": o.memory_mb, "timeoutSeconds": o.timeout_seconds,
             "maxInstances": o.max_instances, "minInstances": o.min_instances, "concurrency": o.concurrency,
             "retry": o.retry, "maxDeliveries": o.max_deliveries, "database": o.database, "namespace": o.namespace,
+            "secrets": list(o.secrets), "params": list(o.params),
         },
     }
 
@@ -111,7 +115,7 @@ def plan_table(steps: list[Step], title: str) -> Table:
     for column in ("region", "why"):
         table.add_column(column, overflow="fold")
     for s in steps:
-        style = ACTION_STYLE[s.action]
+        style = ACTION_STYLE[s.action.value]
         table.add_row(Text(s.action.value, style=style), *(Text(c) for c in (s.name, s.region or "-", s.reason)))
     return table
 
@@ -145,7 +149,7 @@ def deploy_report_json(report: DeployReport) -> dict[str, Any]:
     return {
         "project": report.project, "backend": report.backend, "dryRun": report.dry_run,
         "stateSource": report.state_source, "warnings": report.warnings,
-        "summary": summary(report.steps),
+        "summary": _summary(report),
         "steps": [step_json(s) for s in report.steps],
         "commands": report.commands,
         "results": [{"name": r.step.name, "action": r.step.action.value, "ok": r.ok, "detail": r.detail}
@@ -155,7 +159,7 @@ def deploy_report_json(report: DeployReport) -> dict[str, Any]:
 
 def print_deploy_report(report: DeployReport, out: Console, err: Console) -> None:
     """The plan as a table, the exact commands, and which steps failed (if any)."""
-    counts = summary(report.steps)
+    counts = _summary(report)
     title = f"plan for {report.project} ({report.backend}): " + ", ".join(f"{n} {a}" for a, n in counts.items() if n)
     out.print(plan_table(report.steps, title))
     say(err, "compared with:", "", STATE_SOURCES.get(report.state_source, "{project}").format(project=report.project))
@@ -167,3 +171,9 @@ def print_deploy_report(report: DeployReport, out: Console, err: Console) -> Non
         names = ", ".join(f"{r.step.action.value} {r.step.name}" for r in report.failed)
         recorded = f"; the others were recorded in {report.state_file}" if report.state_file else ""
         say(err, f"{len(report.failed)} step(s) failed:", "bold red", names + recorded)
+
+
+def _summary(report: DeployReport) -> dict[str, int]:
+    from onto_functions.deploy.plan import summary
+
+    return summary(report.steps)

@@ -7,16 +7,16 @@ write or compare, say what happened.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 
-from onto_functions.deploy.pipeline import resolve_app
-from onto_functions.deploy.rules_files import GeneratedRules, generate_rules, write_rules
-
 from . import render
 from .deploy_commands import EXIT_FAILED, AppArg, ProjectDirOpt, _config, _guard
+
+if TYPE_CHECKING:  # loaded by the command itself: other commands start without the models
+    from onto_functions.deploy.rules_files import GeneratedRules
 
 RULES_HELP = "\n\n".join([
     "Write firestore.rules beside firebase.json: Firestore security rules generated from the app's views, "
@@ -52,6 +52,9 @@ def rules(
                                           help="where to write, relative to the project (default: firestore.rules beside firebase.json)"),
 ) -> None:
     """Generate Firestore security rules from the app's views and your own rules (see RULES_HELP)."""
+    from onto_functions.deploy.pipeline import resolve_app
+    from onto_functions.deploy.rules_files import generate_rules, write_rules
+
     err = render.stderr_console()
     config = _guard(err, lambda: _config(project_dir))
     generated = _guard(err, lambda: generate_rules(config, resolve_app(app_ref, config), output=output))
@@ -65,7 +68,7 @@ def rules(
     _summary(err, generated)
 
 
-def _check(err: Console, generated: GeneratedRules) -> None:
+def _check(err: Console, generated: "GeneratedRules") -> None:
     if generated.current:
         render.say(err, "current", "green", str(generated.output))
         return
@@ -74,7 +77,7 @@ def _check(err: Console, generated: GeneratedRules) -> None:
     raise typer.Exit(EXIT_FAILED)
 
 
-def _summary(err: Console, generated: GeneratedRules) -> None:
+def _summary(err: Console, generated: "GeneratedRules") -> None:
     for view in generated.views:
         who = f"the user named by {{{view.reader}}}" if view.reader else "no client"
         render.say(err, "view", "", f"{view.template} ({', '.join(view.views)}): read by {who}; written by no client")

@@ -14,15 +14,16 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..discovery import import_ref, mediators_of
-from ..mediator import FirestoreSink
-from ..models import ViewModel
 from .firebase_json import read_firebase_json, rules_file_of, with_rules_file, write_firebase_json
 from .fresh_discovery import discover_fresh
 from .project import ProjectConfig
 from .rules import MARKER, RulesRefused, ViewRule, check_user_rules, render_rules, view_rules
 from .rules_text import UserRules, read_user_rules
+
+if TYPE_CHECKING:  # the deploy pipeline loads this module: models and mediators only when views are read
+    from ..models import ViewModel
 
 RULES_FILE = "firestore.rules"
 DEFAULT_SOURCE = "firestore.rules.in"
@@ -43,13 +44,16 @@ class GeneratedRules:
         return _read(self.output) == self.text
 
 
-def app_views(app: str, root: Path) -> list[type[ViewModel]]:
+def app_views(app: str, root: Path) -> list[type["ViewModel"]]:
     """The view models the app's mediators write through `sink.firestore(View)`.
 
     The app is imported with `root` first on sys.path; a process that
     imported it before sees the modules it loaded then (the local stack has
     just bundled them from disk), unless they came from another project.
     """
+    from ..discovery import import_ref, mediators_of
+    from ..mediator import FirestoreSink
+
     loaded = getattr(sys.modules.get(app.partition(":")[0]), "__file__", None)
     if loaded and root.resolve() not in Path(loaded).resolve().parents:
         discover_fresh(app, root)  # a module of the same name from elsewhere: import this project's

@@ -55,11 +55,13 @@ class WorkerPool:
         instances: int = 1,
         idle_seconds: float = 300.0,
         on_start: Callable[[Worker], None] | None = None,
+        trigger_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         if instances < 1:
             raise ValueError(f"instances must be at least 1, got {instances}")
         self.bundles = {b.spec.name: b for b in bundles}
         self.env = dict(env)
+        self.trigger_env = dict(trigger_env or {})  # a trigger's own variables: its secrets and params
         self.log_dir = log_dir
         self.idle_seconds = idle_seconds
         self.on_start = on_start
@@ -100,7 +102,8 @@ class WorkerPool:
             if worker is not None:
                 log.warning("worker %s.%d died (exit %s); starting it again (log %s)", trigger, slot.index,
                             worker.proc.poll() if worker.proc else None, worker.log_path)
-            worker = Worker(self.bundles[trigger], self.env, self.log_dir, instance=slot.index)
+            env = {**self.env, **self.trigger_env.get(trigger, {})}
+            worker = Worker(self.bundles[trigger], env, self.log_dir, instance=slot.index)
             worker.start()
             with self._lock:
                 slot.worker = worker
