@@ -141,3 +141,10 @@ def test_a_project_without_onto_rules_keeps_its_own(project):
     report = deploy_project(load_project(project), project=PROJECT, dry_run=True, firebase_bin=sys.executable)
     assert not [s for s in report.steps if s.name == "firestore:rules"]
     assert "firestore:rules" not in " ".join(" ".join(c) for c in report.commands)
+
+
+def test_the_repositorys_own_rules_file_is_current():
+    """What `onto rules --check` says in CI: firestore.rules is what the meeting room and onto make now."""
+    repo = Path(__file__).resolve().parent.parent
+    generated = generate_rules(load_project(repo), "examples.meeting_room.main")
+    assert generated.current, "firestore.rules is stale: run `onto rules` at the repository's root"
