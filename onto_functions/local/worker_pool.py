@@ -9,11 +9,12 @@ slots, deliveries go round the slots, and a caller may ask for any slot but
 the one that served an event before (`avoid`). A killed instance leaves its
 slot empty, and the next delivery there cold-starts a new process.
 
-Memory decides when. One worker (gunicorn master + one gthread worker,
-Firestore client loaded) holds about 60-80 MB; 50 triggers started eagerly
-would take 3-4 GB. So an instance starts lazily, on the first delivery that
-its slot is chosen for (about 1-2 s on 2 cores), and one idle for
-`idle_seconds` is stopped (its next delivery starts it again).
+Memory decides when. A worker forked from the pool's zygote (worker_launch.py)
+shares the imported libraries and holds a few MB of its own; a spawned one
+(gunicorn master + worker) about 74 MB PSS. Either way an instance starts
+lazily, on the first delivery that its slot is chosen for (milliseconds
+forked, about 1-2 s spawned on 2 cores), and one idle for `idle_seconds` is
+stopped (its next delivery starts it again).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
+from .worker_launch import Launcher, default_launcher
 from .workers import Worker, WorkerError
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ class WorkerPool:
         idle_seconds: float = 300.0,
         on_start: Callable[[Worker], None] | None = None,
         trigger_env: Mapping[str, Mapping[str, str]] | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
         if instances < 1:
             raise ValueError(f"instances must be at least 1, got {instances}")
@@ -65,6 +68,7 @@ class WorkerPool:
         self.log_dir = log_dir
         self.idle_seconds = idle_seconds
         self.on_start = on_start
+        self.launcher = launcher or default_launcher(self.env, log_dir, bundles)  # how each worker process starts
         self._slots = {name: [_Slot(i) for i in range(instances)] for name in self.bundles}
         self._turn = {name: itertools.count() for name in self.bundles}
         self._lock = threading.Lock()  # guards slot.worker, busy and last_used
@@ -103,7 +107,7 @@ class WorkerPool:
                 log.warning("worker %s.%d died (exit %s); starting it again (log %s)", trigger, slot.index,
                             worker.proc.poll() if worker.proc else None, worker.log_path)
             env = {**self.env, **self.trigger_env.get(trigger, {})}
-            worker = Worker(self.bundles[trigger], env, self.log_dir, instance=slot.index)
+            worker = Worker(self.bundles[trigger], env, self.log_dir, instance=slot.index, launcher=self.launcher)
             worker.start()
             with self._lock:
                 slot.worker = worker
@@ -189,3 +193,4 @@ class WorkerPool:
             t.start()
         for t in threads:
             t.join(15)
+        self.launcher.close()
