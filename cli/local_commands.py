@@ -236,6 +236,8 @@ def _header(info: dict[str, Any]) -> Any:
         Text(f"bundles             {info['bundles']}"),
         Text(f"state               {info['stateDir']}"),
     ]
+    if info.get("rules"):  # onto rules: client requests are checked as in production, admin ones are not
+        lines.append(Text(f"security rules      {info['rules']} (generated afresh; clients are checked)"))
     if info["recovered"]:
         lines.append(Text(f"recovered {info['recovered']} queued event(s) from the last run", style="yellow"))
     lines.append(Text("Ctrl-C to stop."))

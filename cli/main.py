@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import deploy_commands, local_commands, ops_commands, verbosity
+from . import deploy_commands, local_commands, ops_commands, rules_commands, verbosity
 
 app = typer.Typer(
     name="onto",
@@ -20,6 +20,7 @@ app = typer.Typer(
 deploy_commands.register(app)
 local_commands.register(app)
 ops_commands.register(app)
+rules_commands.register(app)
 
 
 @app.callback()

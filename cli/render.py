@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # `onto list` and `onto bundle` do not load the deploy pipeli
     from onto_functions.deploy.plan import Step
     from onto_functions.spec import TriggerSpec
 
-ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "ttl": "cyan", "unchanged": "dim"}
+ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "ttl": "cyan", "rules": "magenta",
+                "unchanged": "dim"}
 
 STATE_SOURCES = {
     "gcloud": "what `gcloud functions list` reports (functions labelled onto-managed)",

@@ -221,6 +221,18 @@ def bundled_project(root: Path, app_file: Path, check: str, emulators: tuple[str
     return bundles, merged["emulators"]
 
 
+def emulators_exec_result(firebase_cli: Path, wrapper_jar: Path, root: Path, only: str, project: str,
+                          script: str, *, home: Path, timeout: float) -> dict:
+    """`firebase emulators:exec --only ONLY SCRIPT` in `root`; the JSON the script printed after "RESULT "."""
+    env = {**emulators_exec_env(home.parent, wrapper_jar), "HOME": str(home)}  # no real login or config is read
+    command = [str(firebase_cli), "emulators:exec", "--only", only, "--project", project, script]
+    returncode, output = _run_in_own_group(command, cwd=root, env=env, timeout=timeout)
+    assert returncode == 0, f"firebase emulators:exec failed ({returncode}):\n{output[-6000:]}"
+    line = next((l for l in output.splitlines() if l.startswith("RESULT ")), None)
+    assert line, f"the check script printed no result:\n{output[-6000:]}"
+    return json.loads(line.removeprefix("RESULT "))
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -266,22 +278,8 @@ def test_firebase_emulator_runs_bundle_and_applies_once(tmp_path, firebase_cli, 
         (bundle.path / "venv").symlink_to(Path(sys.prefix), target_is_directory=True)
 
     project = "demo-onto-e2e"
-    env = {
-        **os.environ,
-        "PATH": f"{_java21_bin()}{os.pathsep}{os.environ['PATH']}",
-        "FIRESTORE_EMULATOR_BINARY_PATH": str(wrapper_jar),
-        "FIREBASE_CLI_DISABLE_UPDATE_CHECK": "true",
-        "CI": "1",
-        "HOME": str(tmp_path / "home"),  # no real login or config is read
-    }
-    env.pop("FIRESTORE_EMULATOR_HOST", None)
-    command = [str(firebase_cli), "emulators:exec", "--only", "firestore,functions", "--project", project,
-               f"{sys.executable} check.py {project}"]
-    returncode, output = _run_in_own_group(command, cwd=root, env=env, timeout=540)
-    assert returncode == 0, f"firebase emulators:exec failed ({returncode}):\n{output[-6000:]}"
-    line = next((l for l in output.splitlines() if l.startswith("RESULT ")), None)
-    assert line, f"the check script printed no result:\n{output[-6000:]}"
-    result = json.loads(line.removeprefix("RESULT "))
+    result = emulators_exec_result(firebase_cli, wrapper_jar, root, "firestore,functions", project,
+                                   f"{sys.executable} check.py {project}", home=tmp_path / "home", timeout=540)
     assert result["tally"]["count"] == 3, result
     assert len(set(result["tally"]["eventIds"])) == 3, result  # three distinct events, each applied once
     assert result["marks"] == 3, result  # one ledger mark per event

@@ -233,17 +233,34 @@ class ViewModel(Model):
 
     Template params that are not fields are given to the constructor and kept
     in `path_params`; a param that is also a field takes the field's value.
+
+    `Meta.readable_by` names the path parameter holding the uid of the one
+    signed-in user who may read the view (`onto rules` turns it into
+    `request.auth.uid == user_id`); without it no client may read it. No
+    client ever writes a view.
     """
 
     class Meta:
         path: str = ""
         case = "camel"
+        readable_by: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         path = getattr(cls.Meta, "path", "")
         if path:
             PathTemplate(path).require_template(f"{cls.__name__}.Meta.path")  # an error at import time
+        reader = cls.reader_param()
+        if reader is not None and (not path or reader not in PathTemplate(path).params):
+            raise ValueError(
+                f"{cls.__name__}.Meta.readable_by = {reader!r} is not a parameter of its path "
+                f"{path!r}: name the parameter that holds the reader's uid"
+            )
+
+    @classmethod
+    def reader_param(cls) -> str | None:
+        """The path parameter naming the user who may read this view (Meta.readable_by), or None."""
+        return getattr(cls.Meta, "readable_by", None)
 
     def __init__(self, **values: Any) -> None:
         params = self.path_template().params if getattr(self.Meta, "path", "") else []

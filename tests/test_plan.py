@@ -58,7 +58,7 @@ def test_first_plan_creates_every_trigger_and_the_ttl_policies(project):
 def test_after_a_deploy_nothing_changes(project):
     state = deployed(DeployedState(PROJECT), bundles_of(project))
     steps = plan(bundles_of(project), state)
-    assert summary(steps) == {"create": 0, "update": 0, "delete": 0, "ttl": 0, "unchanged": 3}
+    assert summary(steps) == {"create": 0, "update": 0, "delete": 0, "ttl": 0, "rules": 0, "unchanged": 3}
 
 
 def test_one_mediator_changes_only_its_trigger_updates(project):

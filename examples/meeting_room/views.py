@@ -6,6 +6,7 @@ from onto_functions import ViewModel, fields
 class MeetingSession(ViewModel):
     class Meta:
         path = "users/{user_id}/meetingSessions/{meeting_id}"
+        readable_by = "user_id"  # each participant reads their own session, no one else's (`onto rules`)
 
     meeting_id = fields.Str(required=True)
     status = fields.Str(required=True)

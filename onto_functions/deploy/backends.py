@@ -27,6 +27,10 @@ HTTPS and callable functions: `--trigger-http --allow-unauthenticated`.
 Public at the platform, as firebase-tools deploys callables: who may call
 is decided inside the function, from the caller's Firebase ID token, which
 Cloud Run's IAM check cannot read.
+
+Security rules (a RULES step) ride along the firebase deploy as
+`firestore:rules`; gcloud has no command for them, so with that backend
+the pipeline warns instead of planning the step.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from .manifest import endpoint_labels, scheduler_retries
 from .plan import Action, Step
 
 DEFAULT_PARALLELISM = 4
+_DEPLOYS = (Action.CREATE, Action.UPDATE, Action.RULES)  # what the deploy command (phase) carries out
 COMMAND_TIMEOUT_SECONDS = 20 * 60
 
 
@@ -207,7 +212,9 @@ def ttl_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
 
 
 def firebase_deploy_argv(steps: Sequence[Step], target: DeployTarget) -> tuple[str, ...]:
-    only = ",".join(f"functions:{s.bundle.codebase}" for s in steps if s.bundle is not None)
+    """One `firebase deploy --only functions:<codebase>,...[,firestore:rules]` for every deploy step."""
+    parts = [f"functions:{s.bundle.codebase}" for s in steps if s.bundle is not None]
+    only = ",".join(parts + (["firestore:rules"] if any(s.action is Action.RULES for s in steps) else []))
     return (target.firebase_bin, "deploy", "--only", only, "--project", target.project,
             "--non-interactive", "--force")
 
@@ -231,7 +238,7 @@ class Backend:
 
     def commands(self, steps: Sequence[Step]) -> list[Command]:
         """Every command the plan needs, in execution order (pure: nothing runs)."""
-        deploys = [s for s in steps if s.action in (Action.CREATE, Action.UPDATE)]
+        deploys = [s for s in steps if s.action in _DEPLOYS]
         deletes = [s for s in steps if s.action is Action.DELETE]
         ttls = [s for s in steps if s.action is Action.TTL]
         commands = self._deploy_commands(deploys)
@@ -249,7 +256,7 @@ class Backend:
         if self.name == "firebase":
             return [Command(firebase_deploy_argv(deploys, self.target), tuple(deploys), self.target.project_root)]
         return [Command(gcloud_deploy_argv(s, self.target), (s,), self.target.project_root, self._then(s))
-                for s in deploys]
+                for s in deploys if s.bundle is not None]  # rules: firebase-tools only (rules_deploy.py)
 
     def _then(self, step: Step) -> tuple[tuple[str, ...], ...]:
         """What a gcloud deploy step runs after the deploy: a schedule trigger's Cloud Scheduler job."""
@@ -270,7 +277,7 @@ class Backend:
         """
         commands = self.commands(steps)
         phases = [
-            [c for c in commands if c.steps[0].action in (Action.CREATE, Action.UPDATE)],
+            [c for c in commands if c.steps[0].action in _DEPLOYS],
             [c for c in commands if c.steps[0].action is Action.DELETE],
             [c for c in commands if c.steps[0].action is Action.TTL],
         ]

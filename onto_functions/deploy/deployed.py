@@ -67,7 +67,8 @@ def read_deployed(backend: str, target: DeployTarget, runner: Runner, cache: Dep
                    f"planned against the local cache of {cache.project}, which lacks deploys made from "
                    "other clones (deletes of functions it does not know are not planned)")
         return Deployed(cache, "cache", warning)
-    return Deployed(replace(DeployedState.of(cache.project, functions), ttl_policies=cache.ttl_policies), backend)
+    return Deployed(replace(DeployedState.of(cache.project, functions), ttl_policies=cache.ttl_policies,
+                            rules_hash=cache.rules_hash), backend)
 
 
 def parse_list(backend: str, text: str) -> list[DeployedFunction]:

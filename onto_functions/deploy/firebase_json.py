@@ -9,6 +9,10 @@ The merge is pure (dict in, dict out): everything that is not an onto
 codebase (hosting, emulators, rules, the user's own codebases) is kept as
 it was; an onto codebase is one whose `source` lies under the build dir,
 so codebases of triggers that are gone are removed.
+
+`onto rules` wires its generated rules file in the same way
+(`"firestore": {"rules": "firestore.rules"}`), keeping the indexes and
+anything else under "firestore".
 """
 
 from __future__ import annotations
@@ -90,20 +94,57 @@ def update_firebase_json(
     emulators: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Merge into `path` (created if missing, with `emulators` if given); write only on change."""
-    try:
-        existing = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        existing = {}
-    except ValueError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); fix it before bundling") from exc
+    existing = read_firebase_json(path)
     merged = merge_functions(existing, list(bundles), project_root=path.parent, build_dir=build_dir, runtime=runtime)
     if emulators is not None and "emulators" not in merged:
         merged["emulators"] = emulators
-    if merged != existing:
-        text = json.dumps(merged, indent=2) + "\n"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+    write_firebase_json(path, existing, merged)
+    return merged
+
+
+def read_firebase_json(path: Path) -> dict[str, Any]:
+    """firebase.json's content ({} when there is none); ValueError naming the file when it is not JSON."""
+    try:
+        existing = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); fix it first") from exc
+    if not isinstance(existing, dict):
+        raise ValueError(f"{path} must hold a JSON object, not {type(existing).__name__}")
+    return existing
+
+
+def write_firebase_json(path: Path, existing: dict[str, Any], merged: dict[str, Any]) -> bool:
+    """Write `merged` atomically when it differs from `existing`; True when written."""
+    if merged == existing:
+        return False
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return True
+
+
+def rules_file_of(config: dict[str, Any]) -> str | None:
+    """The Firestore rules file firebase.json deploys (`firestore.rules`), if it names one."""
+    firestore = config.get("firestore")
+    if isinstance(firestore, list):  # several databases: onto manages the default one's
+        firestore = next((f for f in firestore if f.get("database", "(default)") == "(default)"), {})
+    rules = firestore.get("rules") if isinstance(firestore, dict) else None
+    return rules if isinstance(rules, str) else None
+
+
+def with_rules_file(config: dict[str, Any], rules: str) -> dict[str, Any]:
+    """`config` deploying Firestore rules from `rules` (relative to firebase.json); other keys kept."""
+    merged = dict(config)
+    firestore = merged.get("firestore")
+    if isinstance(firestore, list):
+        merged["firestore"] = [{**f, "rules": rules} if f.get("database", "(default)") == "(default)" else f
+                               for f in firestore]
+        if not any(f.get("database", "(default)") == "(default)" for f in firestore):
+            merged["firestore"] = [*firestore, {"database": "(default)", "rules": rules}]
+        return merged
+    merged["firestore"] = {**(firestore if isinstance(firestore, dict) else {}), "rules": rules}
     return merged
 
 

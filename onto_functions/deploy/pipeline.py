@@ -26,6 +26,8 @@ from .fresh_discovery import discover_cached
 from .function_settings import check_settings, param_values, with_param_values
 from .plan import Action, Step, plan, select
 from .project import ProjectConfig, region_matches_database
+from .rules_deploy import RulesPlan, plan_rules, record_rules, with_rules_step
+from .rules_files import GeneratedRules, write_rules
 from .state import DeployedFunction, DeployedState, check_project_id, load_state, now_iso, save_state
 
 
@@ -80,9 +82,12 @@ def bundle_project(config: ProjectConfig, app: str | None = None) -> BundleRepor
     return write_project_bundles(config, collect_bundles(resolve_app(app, config), config))
 
 
-def write_project_bundles(config: ProjectConfig, contents: list[BundleContents]) -> BundleReport:
-    """Write bundles collected before, and merge their codebases into firebase.json."""
+def write_project_bundles(config: ProjectConfig, contents: list[BundleContents],
+                          rules: GeneratedRules | None = None) -> BundleReport:
+    """Write bundles collected before, and merge their codebases into firebase.json (and the rules file, if given)."""
     write_bundles(config.build_path, contents)
+    if rules is not None:
+        write_rules(config, rules)  # firestore.rules, wired in firebase.json
     bundles = [c.bundle for c in contents]
     update_firebase_json(config.firebase_json, bundles, build_dir=config.build_path, runtime=config.runtime,
                          emulators=DEFAULT_EMULATORS)
@@ -143,38 +148,44 @@ def deploy_project(
 ) -> DeployReport:
     """Bundle, plan against what the backend reports is deployed, and (unless dry_run) execute and record.
 
-    `only` limits the plan to the named functions. Deletes run only with
-    `yes`, or when `confirm(deletes)` says yes; otherwise DeployRefused and
-    nothing changes. Nothing is written (bundles, firebase.json, state) for
-    a dry run or a refused deploy. The cache is saved after every finished
-    command, only for steps that succeeded; a failure leaves the rest
-    recorded and is reported.
+    `only` limits the plan to the named functions. Deletes run only with `yes` or a `confirm(deletes)` that
+    says yes; otherwise DeployRefused and nothing changes. Nothing is written (bundles, firebase.json, rules,
+    state) for a dry run or a refused deploy; the cache is saved after every command, for steps that succeeded.
     """
     backend_name = backend or config.backend
-    contents = collect_bundles(resolve_app(app, config), config)
+    contents = collect_bundles(app := resolve_app(app, config), config)
     project_id = check_refusals(config, project, [c.bundle for c in contents])
     contents, values = with_project_params(config, project_id, contents)
     target = deploy_target(config, project_id, firebase_bin=firebase_bin, gcloud_bin=gcloud_bin, param_values=values)
     engine = make_backend(backend_name, target, parallelism=parallelism, runner=runner)
     deployed = read_deployed(backend_name, target, runner, load_state(config.state_path, project_id))
-    steps = select(plan([c.bundle for c in contents], deployed.state), only)
+    steps, rules = planned_steps(config, app, contents, deployed.state, backend_name, only)
     changing = [s for s in steps if s.action.changes]
     commands = [list(argv) for c in engine.commands(changing) for argv in (c.argv, *c.then)]
-    warnings = [*([deployed.warning] if deployed.warning else []), *check_programs(engine, changing, dry_run=dry_run),
+    warnings = [*([deployed.warning] if deployed.warning else []), *rules.warnings,
+                *check_programs(engine, changing, dry_run=dry_run),
                 *check_function_settings(changing, target, runner, dry_run=dry_run)]
     report = DeployReport(project_id, backend_name, dry_run, steps, commands,
                           warnings=warnings, state_source=deployed.source)
     if dry_run:
         return report
     check_deletes(changing, yes=yes, confirm=confirm)
-    write_project_bundles(config, contents)  # what the backends read: bundle folders, firebase.json
+    write_project_bundles(config, contents, rules.generated)  # what the backends read
     if deployed.source != "cache":
         save_state(config.state_path, deployed.state)  # the cache follows the truth
     if not changing:
         return report
     recorder = _Recorder(config.state_path, deployed.state, backend_name, on_result)
     results = engine.execute(changing, on_result=recorder.record)
-    return replace(report, results=results, state_file=recorder.path)
+    return replace(report, results=results,
+                   state_file=record_rules(config.state_path, recorder.state, results, rules) or recorder.path)
+
+
+def planned_steps(config: ProjectConfig, app: str, contents: list[BundleContents], state: DeployedState,
+                  backend: str, only: Sequence[str]) -> tuple[list[Step], RulesPlan]:
+    """The plan's steps (functions, TTL policies, security rules) narrowed to `only`, and the rules' plan."""
+    rules = plan_rules(config, app, state, backend=backend)
+    return select(with_rules_step(plan([c.bundle for c in contents], state), rules), only), rules
 
 
 def with_project_params(config: ProjectConfig, project: str,

@@ -31,6 +31,7 @@ class Action(str, enum.Enum):
     UPDATE = "update"
     DELETE = "delete"
     TTL = "ttl"  # set the ledger's TTL policy on one collection group
+    RULES = "rules"  # deploy the Firestore security rules onto generates (rules_deploy.py)
     UNCHANGED = "unchanged"
 
     @property

@@ -9,6 +9,7 @@
     runtime = "python312"
     include = []                         # extra files (globs) every bundle needs
     requirements = []                    # extra requirement lines for every bundle
+    rules_source = "firestore.rules.in"  # your own Firestore rules, merged by `onto rules`
 
 Why one small typed object: every command reads the same settings, and a
 test can build one directly without writing a file.
@@ -30,6 +31,7 @@ RUNTIMES = ("python310", "python311", "python312", "python313")
 _KNOWN_KEYS = {
     "app", "build_dir", "region", "backend", "database_location", "runtime",
     "include", "requirements", "project", "state_dir",
+    "rules_source",
 }
 
 
@@ -50,6 +52,7 @@ class ProjectConfig:
     requirements: tuple[str, ...] = ()
     project: str | None = None  # default Firebase/GCP project id
     state_dir: Path = Path(".onto/state")
+    rules_source: Path | None = None  # the user's own Firestore rules (default: firestore.rules.in, if any)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -95,7 +98,7 @@ def load_project(root: Path) -> ProjectConfig:
             f"known: {', '.join(sorted(_KNOWN_KEYS))}"
         )
     values: dict[str, Any] = dict(table)
-    for key in ("build_dir", "state_dir"):
+    for key in ("build_dir", "state_dir", "rules_source"):
         if key in values:
             values[key] = Path(values[key])
     for key in ("include", "requirements"):

@@ -5,7 +5,8 @@ so and naming its bundle's hash (`labels`), and `onto deploy` reads them
 back through the backend's list command (`deployed`). This file is a cache
 of that truth plus what the deploys since then did: the plan falls back to
 it, with a warning, when the backend cannot be asked (offline, no login),
-and it remembers the TTL policies, which the list commands do not report.
+and it remembers the TTL policies and the security rules deployed, which
+the list commands do not report.
 
 A function is keyed by region and name: in a region move, both copies
 exist until the new one is live. The file is only ever written for steps
@@ -66,6 +67,7 @@ class DeployedState:
     project: str
     functions: dict[str, DeployedFunction] = field(default_factory=dict)  # by function_key
     ttl_policies: tuple[str, ...] = ()  # "<database>/<collection group>/<field>"
+    rules_hash: str = ""  # the hash of the security rules last deployed from here (rules_deploy.py)
 
     @classmethod
     def of(cls, project: str, functions: list[DeployedFunction], ttl_policies: tuple[str, ...] = ()) -> "DeployedState":
@@ -91,6 +93,7 @@ class DeployedState:
             "project": self.project,
             "functions": {key: asdict(fn) for key, fn in sorted(self.functions.items())},
             "ttl_policies": list(self.ttl_policies),
+            **({"rules_hash": self.rules_hash} if self.rules_hash else {}),
         }
 
     @classmethod
@@ -98,7 +101,8 @@ class DeployedState:
         if data.get("version") not in _READABLE_VERSIONS:
             raise StateError(f"state version {data.get('version')!r} is not one of {_READABLE_VERSIONS}")
         functions = [DeployedFunction(**f) for f in data.get("functions", {}).values()]
-        return cls.of(data["project"], functions, tuple(data.get("ttl_policies", ())))
+        state = cls.of(data["project"], functions, tuple(data.get("ttl_policies", ())))
+        return replace(state, rules_hash=str(data.get("rules_hash", "")))
 
 
 def check_project_id(project: str) -> str:

@@ -51,6 +51,8 @@ from .worker_pool import WorkerPool
 from .workers import Worker, worker_env
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from google.cloud import firestore
 
     from ..deploy.bundle import Bundle
@@ -135,6 +137,7 @@ class LocalStack:
         self.requests = RequestServing(project=config.project, log_dir=self.state_dir / "logs",
                                        port=config.functions_port, auth=config.auth,
                                        auth_host=config.auth_emulator_host)
+        self.rules_file: Path | None = None  # the security rules loaded into the emulator, if the project has them
 
     @property
     def project(self) -> str:
@@ -186,6 +189,7 @@ class LocalStack:
             self.emulator.start()
             self.emulator_host = self.emulator.host
         self.requests.start_auth()  # before any worker: they are told where it is
+        rules = self._start_loading_rules()
         self.host = self._function_host(bundles)
         self.host_address = self._serve(self.host, port)
         assert self.workers is not None
@@ -200,6 +204,7 @@ class LocalStack:
                                    period_seconds=cfg.tick_seconds).start()
         if cfg.prestart:
             self.prestart_workers()
+        self.rules_file = rules.result()  # before the stack is ready: no client meets the emulator's open rules
 
     def _build_bundles(self) -> list[Bundle]:
         """The bundles deploy would ship, built afresh (a broken app fails here, before any process starts)."""
@@ -212,6 +217,16 @@ class LocalStack:
         bundles = build_bundles(self.config.app, self.bundle_dir, project_root=self.config.project_root)
         self.specs = [b.spec for b in bundles]  # as deploy sees them (project defaults applied)
         return bundles
+
+    def _start_loading_rules(self) -> "Future[Path | None]":
+        """The generated security rules into the emulator (emulator_rules: only for a project that uses them)."""
+        from .emulator_rules import start_loading_project_rules
+
+        try:
+            return start_loading_project_rules(self.emulator_host, self.project, self.config.project_root,
+                                               self.config.app)
+        except ValueError as exc:  # user rules refused or unreadable, a broken firebase.json: one line each
+            raise StackError(str(exc)) from None
 
     def _open_queue(self) -> DurableQueue:
         path = self.state_dir / "queue.sqlite"
@@ -351,6 +366,7 @@ class LocalStack:
             "faults": self.config.faults.describe(), "seed": self.config.faults.seed,
             "recovered": self.queue.recovered if self.queue else 0, "bundles": str(self.bundle_dir),
             **self.requests.info(),
+            "rules": str(self.rules_file) if self.rules_file else None,
         }
 
     def _running_host(self) -> FunctionHost:
