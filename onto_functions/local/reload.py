@@ -145,7 +145,9 @@ class Reloader:
             if plan.empty:
                 return None
             self.generation += 1
+            held = {"from": round(time.time(), 3)}  # the changed triggers' events wait in the queue meanwhile
             failed = self._swap(plan.changed)
+            held["until"] = round(time.time(), 3)
             for item in plan.added:
                 self._add(item)
             removed = {name: self._remove(name) for name in plan.removed}
@@ -153,7 +155,8 @@ class Reloader:
             record = {"event": "reloaded", "generation": self.generation,
                       "triggers": [i.bundle.spec.name for i in plan.changed if i.bundle.spec.name not in failed],
                       "added": [i.bundle.spec.name for i in plan.added], "removed": removed,
-                      **({"failed": failed} if failed else {}), "ms": round((time.monotonic() - began) * 1000, 1)}
+                      **({"failed": failed} if failed else {}), **({"held": held} if plan.changed else {}),
+                      "ms": round((time.monotonic() - began) * 1000, 1)}
             self.emit(record)
             log.info("%s", describe(record))
             return record

@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,7 @@ class LocalStack:
         self.timer: ScheduleTimer | None = None
         self.reloader: Reloader | None = None  # with config.watch
         self.watcher: SourceWatcher | None = None
+        self._reloading = threading.Lock()
         self.emulator_host = config.emulator_host or ""
         self.queue: DurableQueue | None = None
         self.workers: WorkerPool | None = None
@@ -267,19 +269,22 @@ class LocalStack:
                                  generations_dir=self.bundle_dir / GENERATIONS, host=self.host, pool=self.workers,
                                  connect=self._connect, emit=self._emit)
         self.watcher = SourceWatcher(self.reloader.watched_files, self.reload).start()
+        self.reload()  # an edit made while the stack started (after its bundles were built)
 
     def reload(self) -> dict[str, Any] | None:
         """Rebuild the bundles now and swap the triggers whose code changed, as after an edit (the watcher
         calls it); the `reloaded` or `reload_failed` record, None when no bundle changed."""
         if self.reloader is None:
             raise StackError("this stack does not watch its app: start it with watch=True (onto emulate --watch)")
-        before = self.specs
-        record = self.reloader.reload()
-        if record is not None and record["event"] == "reloaded":
-            self.specs = self.reloader.specs
-            if [s for s in before if s.kind is EventKind.TICK] != [s for s in self.specs if s.kind is EventKind.TICK]:
-                self._start_timer()
-            self._write_stack_file()
+        with self._reloading:
+            before = self.specs
+            record = self.reloader.reload()
+            if record is not None and record["event"] == "reloaded":
+                self.specs = self.reloader.specs
+                if [s for s in before if s.kind is EventKind.TICK] != [s for s in self.specs
+                                                                       if s.kind is EventKind.TICK]:
+                    self._start_timer()
+                self._write_stack_file()
         return record
 
     def publisher(self) -> PubSubClient:

@@ -71,9 +71,12 @@ class SourceWatcher:
         self._thread: threading.Thread | None = None
 
     def start(self) -> SourceWatcher:
+        """Take the state edits are compared with (now, before returning), then poll on a thread."""
         if self._thread is None:
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="onto-watcher", daemon=True)
+            watched = list(self.files())
+            self._thread = threading.Thread(target=self._run, args=(watched, source_state(watched)),
+                                            name="onto-watcher", daemon=True)
             self._thread.start()
         return self
 
@@ -83,9 +86,7 @@ class SourceWatcher:
             self._thread.join(30)
         self._thread = None
 
-    def _run(self) -> None:
-        watched = list(self.files())
-        seen = source_state(watched)
+    def _run(self, watched: list[Path], seen: State) -> None:
         while not self._stop.wait(self.interval):
             now = source_state(watched)
             if now == seen:
