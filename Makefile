@@ -26,6 +26,7 @@ bench: setup
 	$(PY) -m benchmarks.bundle_speed
 	$(PY) -m benchmarks.stack_latency
 	$(PY) -m benchmarks.backfill_speed
+	$(PY) -m benchmarks.dev_loop
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -92,7 +92,8 @@ class WorkerPool:
 
         Slots take turns; with `avoid` (an instance number) and more than one
         slot, that instance is passed over. A slot that another delivery is
-        starting right now is passed over too, unless every slot is.
+        starting (or taking) right now is passed over too; when every slot
+        is, the delivery waits for one whose worker runs, if any does.
         """
         while True:
             try:
@@ -116,8 +117,10 @@ class WorkerPool:
                     return self._ready(trigger, slot)
                 finally:
                     slot.lock.release()
-        with order[0].lock:
-            return self._ready(trigger, order[0])
+        # every slot busy starting or being taken: wait for one that runs rather than for a cold start
+        fallback = next((slot for slot in order if slot.worker is not None and slot.worker.alive), order[0])
+        with fallback.lock:
+            return self._ready(trigger, fallback)
 
     def _ready(self, trigger: str, slot: _Slot) -> Worker:
         """The slot's live worker, marked busy; started first if there is none (the slot's lock is held).
