@@ -18,28 +18,21 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable, List, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar
 
 import typer
 from rich.console import Console
-from rich.status import Status
-
-from onto_functions.deploy.backends import StepResult
-from onto_functions.deploy.bundle_errors import BundleError
-from onto_functions.deploy.import_closure import DependencyError
-from onto_functions.deploy.pipeline import DeployRefused, bundle_project, deploy_project, project_triggers
-from onto_functions.deploy.plan import Step
-from onto_functions.deploy.project import ConfigError, ProjectConfig, find_project_root, load_project
-from onto_functions.deploy.scaffold import ScaffoldError, init_project
-from onto_functions.deploy.state import StateError
-from onto_functions.deploy.templates import TemplateError
-from onto_functions.discovery import DiscoveryError
 
 from . import render
 
+if TYPE_CHECKING:
+    from rich.status import Status
+
+    from onto_functions.deploy.backends import StepResult
+    from onto_functions.deploy.plan import Step
+    from onto_functions.deploy.project import ProjectConfig
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 0, 1, 2, 3
-BAD_INPUT = (BundleError, ConfigError, DiscoveryError, DependencyError, StateError, ScaffoldError, TemplateError,
-             ValueError)
 T = TypeVar("T")
 
 AppArg = typer.Argument(None, help="module or module:attr (default: \\[tool.onto] app)", show_default=False)
@@ -73,6 +66,8 @@ def init(
     force: bool = typer.Option(False, "--force", help="overwrite files that exist"),
 ) -> None:
     """Create a project that runs as is: a mediator, pyproject \\[tool.onto], requirements, a test, firebase.json."""
+    from onto_functions.deploy.scaffold import init_project
+
     err = render.stderr_console()
     for path in _guard(err, lambda: init_project(directory, force=force)):
         render.say(err, "wrote", "green", str(path))
@@ -83,6 +78,8 @@ def list_triggers(
     app_ref: Optional[str] = AppArg, project_dir: Optional[Path] = ProjectDirOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Every trigger: function name, event, document pattern, source model, sink, mode, options."""
+    from onto_functions.deploy.pipeline import project_triggers
+
     err = render.stderr_console()
     specs = _guard(err, lambda: project_triggers(_config(project_dir), app_ref))
     if as_json:
@@ -97,6 +94,8 @@ def bundle(
     as_json: bool = JsonOpt,
 ) -> None:
     """Write one self-contained folder per trigger and bring firebase.json in step."""
+    from onto_functions.deploy.pipeline import bundle_project
+
     err = render.stderr_console()
     with err.status("bundling…"):
         report = _guard(err, lambda: bundle_project(_config(project_dir, build_dir=build_dir), app_ref))
@@ -119,6 +118,8 @@ def deploy(
     as_json: bool = JsonOpt,
 ) -> None:
     """Bundle, compare with what is deployed, then create, update and delete only what differs (see DEPLOY_HELP)."""
+    from onto_functions.deploy.pipeline import deploy_project
+
     err = render.stderr_console()
 
     def progress(result: StepResult) -> None:
@@ -154,12 +155,16 @@ def _ask_before_deleting(err: Console, status: Status) -> Callable[[list[Step]],
 
 
 def _config(project_dir: Optional[Path], **overrides: Any) -> ProjectConfig:
+    from onto_functions.deploy.project import find_project_root, load_project
+
     root = project_dir or find_project_root(Path.cwd())
     return load_project(root).with_(**overrides)
 
 
 def _guard(err: Console, work: Callable[[], T]) -> T:
     """Run `work`, turning our errors into one clear line and a meaningful exit code."""
+    from onto_functions.deploy.pipeline import DeployRefused
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -167,12 +172,26 @@ def _guard(err: Console, work: Callable[[], T]) -> T:
         except DeployRefused as exc:
             render.say(err, "refused:", "bold red", str(exc))
             raise typer.Exit(EXIT_REFUSED)
-        except BAD_INPUT as exc:
+        except _bad_input() as exc:
             render.say(err, "error:", "bold red", str(exc))
             raise typer.Exit(EXIT_BAD_INPUT)
         finally:
             for w in caught:
                 render.say(err, "warning:", "yellow", str(w.message))
+
+
+def _bad_input() -> tuple[type[Exception], ...]:
+    """The errors that are a user's mistake: one line and exit 2 (imported here: only a failing run needs them)."""
+    from onto_functions.deploy.bundle_errors import BundleError
+    from onto_functions.deploy.import_closure import DependencyError
+    from onto_functions.deploy.project import ConfigError
+    from onto_functions.deploy.scaffold import ScaffoldError
+    from onto_functions.deploy.state import StateError
+    from onto_functions.deploy.templates import TemplateError
+    from onto_functions.discovery import DiscoveryError
+
+    return (BundleError, ConfigError, DiscoveryError, DependencyError, StateError, ScaffoldError, TemplateError,
+            ValueError)
 
 
 def _print_json(data: Any) -> None:

@@ -15,20 +15,16 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Any, Callable, List, NoReturn, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, List, NoReturn, Optional, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from onto_functions import ledger
-from onto_functions.discovery import DiscoveryError
-from onto_functions.ops import backfill as backfills
-from onto_functions.ops import dead_letters as letters
-from onto_functions.ops.operator import Operator, OpsError
-from onto_functions.ops.target import Target, TargetRefused, find_target, needs_stack
-
-from . import ops_render
+if TYPE_CHECKING:  # the operations library loads when an ops command runs, not for every `onto` command
+    from onto_functions.ops import backfill as backfills
+    from onto_functions.ops.operator import Operator
+    from onto_functions.ops.target import Target
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 0, 1, 2, 3
 T = TypeVar("T")
@@ -90,6 +86,9 @@ def list_failures(trigger: Optional[str] = TriggerOpt, project: Optional[str] = 
 
       onto failures list --trigger ticket-refresh-meeting --json
     """
+    from onto_functions.ops import dead_letters as letters
+    from . import ops_render
+
     target = _guard(lambda: _target(project))
     found = _guard(lambda: (letters.dead_letters(target.client(), trigger),
                             letters.failing_events(target.client(), trigger)))
@@ -107,6 +106,9 @@ def show_failure(letter_id: str = typer.Argument(..., metavar="ID", help="A dead
 
       onto failures show 'orders-total~orders%2Fbad%40…'
     """
+    from onto_functions.ops import dead_letters as letters
+    from . import ops_render
+
     target = _guard(lambda: _target(project))
     letter = _guard(lambda: letters.dead_letter(target.client(), letter_id))
     if as_json:
@@ -132,6 +134,8 @@ def replay_failures(
 
       onto failures replay ID1 ID2 --app myapp.main -p my-project
     """
+    from . import ops_render
+
     operator = _guard(lambda: _operator(project, app_ref))
     chosen = _guard(lambda: operator.select(letter_ids or (), every=every, trigger=trigger))
     err = Console(stderr=True)
@@ -153,6 +157,9 @@ def discard_failure(letter_id: str = typer.Argument(..., metavar="ID", help="A d
 
       onto failures discard ID --reason 'test data'
     """
+    from onto_functions import ledger
+    from onto_functions.ops import dead_letters as letters
+
     target = _guard(lambda: _target(project))
     letter = _guard(lambda: letters.dead_letter(target.client(), letter_id))
     if not letter.path.startswith(f"{ledger.DEAD_LETTERS}/"):
@@ -175,6 +182,10 @@ def backfill(
     restart: bool = typer.Option(False, "--restart", help="Ignore where an interrupted run stopped; start over."),
     app_ref: Optional[str] = AppOpt, project: Optional[str] = ProjectOpt, as_json: bool = JsonOpt,
 ) -> None:
+    from onto_functions.ops import backfill as backfills
+
+    from . import ops_render
+
     operator = _guard(lambda: _operator(project, app_ref))
     plan = _guard(lambda: operator.backfill_plan(trigger, where=backfills.parse_where(where or []), limit=limit,
                                                  concurrency=concurrency, rate=rate))
@@ -214,6 +225,8 @@ def _dry_run(operator: Operator, plan: backfills.BackfillPlan, total: int, saved
 def _run_backfill(operator: Operator, plan: backfills.BackfillPlan, restart: bool, total: int,
                   quiet: bool) -> backfills.BackfillReport:
     """Run it under a progress bar; Ctrl-C leaves the checkpoint and says how to resume."""
+    from . import ops_render
+
     err = Console(stderr=True)
     progress = ops_render.backfill_progress(err)
     task = progress.add_task(plan.spec.name, total=total)
@@ -238,6 +251,7 @@ def project_root() -> Path:
 def _target(project: Optional[str]) -> Target:
     """Where the command works: see onto_functions.ops.target."""
     from onto_functions.local.stack import StackError, find_running_stack
+    from onto_functions.ops.target import find_target, needs_stack
 
     stack, why = None, ""
     if needs_stack(project):
@@ -250,6 +264,7 @@ def _target(project: Optional[str]) -> Target:
 
 def _operator(project: Optional[str], app_ref: Optional[str]) -> Operator:
     from onto_functions.deploy.project import load_project
+    from onto_functions.ops.operator import Operator, OpsError
 
     target = _target(project)
     root = project_root()
@@ -262,6 +277,12 @@ def _operator(project: Optional[str], app_ref: Optional[str]) -> Operator:
 def _guard(work: Callable[[], T]) -> T:
     """Run `work`; our errors become one line on stderr and an exit code."""
     from google.api_core.exceptions import GoogleAPIError
+
+    from onto_functions.discovery import DiscoveryError
+    from onto_functions.ops import backfill as backfills
+    from onto_functions.ops import dead_letters as letters
+    from onto_functions.ops.operator import OpsError
+    from onto_functions.ops.target import TargetRefused
 
     try:
         return work()

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from onto_functions.deploy.backends import StepResult
-from onto_functions.deploy.bundle import Bundle
-from onto_functions.deploy.pipeline import BundleReport, DeployReport
-from onto_functions.deploy.plan import Action, Step, summary
-from onto_functions.spec import TriggerSpec
+if TYPE_CHECKING:  # `onto list` and `onto bundle` do not load the deploy pipeline
+    from onto_functions.deploy.backends import StepResult
+    from onto_functions.deploy.bundle import Bundle
+    from onto_functions.deploy.pipeline import BundleReport, DeployReport
+    from onto_functions.deploy.plan import Step
+    from onto_functions.spec import TriggerSpec
 
-ACTION_STYLE = {
-    Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red",
-    Action.TTL: "cyan", Action.UNCHANGED: "dim",
-}
+ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "ttl": "cyan", "unchanged": "dim"}
 
 STATE_SOURCES = {
     "gcloud": "what `gcloud functions list` reports (functions labelled onto-managed)",
@@ -111,7 +109,7 @@ def plan_table(steps: list[Step], title: str) -> Table:
     for column in ("region", "why"):
         table.add_column(column, overflow="fold")
     for s in steps:
-        style = ACTION_STYLE[s.action]
+        style = ACTION_STYLE[s.action.value]
         table.add_row(Text(s.action.value, style=style), *(Text(c) for c in (s.name, s.region or "-", s.reason)))
     return table
 
@@ -145,7 +143,7 @@ def deploy_report_json(report: DeployReport) -> dict[str, Any]:
     return {
         "project": report.project, "backend": report.backend, "dryRun": report.dry_run,
         "stateSource": report.state_source, "warnings": report.warnings,
-        "summary": summary(report.steps),
+        "summary": _summary(report),
         "steps": [step_json(s) for s in report.steps],
         "commands": report.commands,
         "results": [{"name": r.step.name, "action": r.step.action.value, "ok": r.ok, "detail": r.detail}
@@ -155,7 +153,7 @@ def deploy_report_json(report: DeployReport) -> dict[str, Any]:
 
 def print_deploy_report(report: DeployReport, out: Console, err: Console) -> None:
     """The plan as a table, the exact commands, and which steps failed (if any)."""
-    counts = summary(report.steps)
+    counts = _summary(report)
     title = f"plan for {report.project} ({report.backend}): " + ", ".join(f"{n} {a}" for a, n in counts.items() if n)
     out.print(plan_table(report.steps, title))
     say(err, "compared with:", "", STATE_SOURCES.get(report.state_source, "{project}").format(project=report.project))
@@ -167,3 +165,9 @@ def print_deploy_report(report: DeployReport, out: Console, err: Console) -> Non
         names = ", ".join(f"{r.step.action.value} {r.step.name}" for r in report.failed)
         recorded = f"; the others were recorded in {report.state_file}" if report.state_file else ""
         say(err, f"{len(report.failed)} step(s) failed:", "bold red", names + recorded)
+
+
+def _summary(report: DeployReport) -> dict[str, int]:
+    from onto_functions.deploy.plan import summary
+
+    return summary(report.steps)

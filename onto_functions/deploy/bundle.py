@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..spec import TriggerSpec
-from . import templates
+from . import parsed_imports, templates
 from .bundle_errors import BundleError
 from .bundle_folder import remove_stale_bundles, write_bundle
 from .fresh_discovery import discover_cached
@@ -117,6 +117,7 @@ def collect_bundles(app: str, config: ProjectConfig, build_dir: Path | None = No
         content_hash = hash_files(files)
         files["functions.yaml"] = manifest_file(spec, config, content_hash)  # now with its onto-hash label
         found.append(BundleContents(Bundle(spec, build_dir / spec.name, content_hash), files))
+    parsed_imports.save()
     return found
 
 

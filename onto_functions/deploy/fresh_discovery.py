@@ -13,7 +13,6 @@ import importlib
 import sys
 from pathlib import Path
 
-from ..discovery import discover
 from ..spec import TriggerSpec
 from .import_closure import closure, module_name
 from .project_files import refuse_excluded
@@ -40,6 +39,8 @@ def _import_and_discover(app: str, root: Path) -> tuple[list[TriggerSpec], tuple
     for relative in app_files:  # before importing anything: say which file, not a confusing ImportError
         refuse_excluded(relative, app)
     _forget_modules({module_name(f) for f in app_files}, {root / f for f in app_files})
+    from ..discovery import discover  # mediators, models, marshmallow: only on a cache miss
+
     sys.path.insert(0, str(root))
     try:
         return discover(app), app_files

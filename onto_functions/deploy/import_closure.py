@@ -15,11 +15,11 @@ costs a crash in production.
 
 from __future__ import annotations
 
-import ast
-import hashlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from .parsed_imports import Imports, parsed_imports
 
 # Folders never searched for project modules (the runtime is vendored apart).
 SKIPPED_TOP_LEVEL = frozenset({"onto_functions"})
@@ -66,48 +66,16 @@ def _is_package_dir(module: str, project_root: Path) -> bool:
     return project_root.joinpath(*module.split(".")).is_dir()
 
 
-def imports_of(tree: ast.AST, module: str, is_package: bool) -> list[tuple[str, tuple[str, ...]]]:
-    """(absolute module, names imported from it) for every import statement."""
-    found: list[tuple[str, tuple[str, ...]]] = []
-    package = module if is_package else module.rpartition(".")[0]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                found.append((alias.name, ()))
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                anchor = package.split(".") if package else []
-                if node.level - 1 > len(anchor):
-                    continue  # a relative import beyond the top: Python fails it too
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join(anchor + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            if base:
-                found.append((base, tuple(a.name for a in node.names if a.name != "*")))
-    return found
-
-
-_parsed: dict[tuple[str, bytes], list[tuple[str, tuple[str, ...]]]] = {}
-
-
-def _imports_cached(path: Path, name: str, needed_by: str) -> list[tuple[str, tuple[str, ...]]]:
-    """The imports of one file, parsed once per content (many triggers share modules)."""
+def _imports_cached(path: Path, name: str, needed_by: str) -> Imports:
+    """The imports of one file, parsed once per content (many triggers share modules, and runs repeat)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DependencyError(f"cannot read {path} (needed by {needed_by}): {exc}") from exc
-    key = (name, hashlib.sha256(data).digest())
-    found = _parsed.get(key)
-    if found is None:
-        try:
-            tree = ast.parse(data, filename=str(path))
-        except (SyntaxError, ValueError) as exc:
-            raise DependencyError(f"cannot parse {path} (needed by {needed_by}): {exc}") from exc
-        if len(_parsed) > 20_000:
-            _parsed.clear()
-        found = _parsed[key] = imports_of(tree, name, path.name == "__init__.py")
-    return found
+    try:
+        return parsed_imports(data, name, path.name == "__init__.py", str(path))
+    except (SyntaxError, ValueError) as exc:
+        raise DependencyError(f"cannot parse {path} (needed by {needed_by}): {exc}") from exc
 
 
 def closure(module: str, project_root: Path) -> Closure:

@@ -9,14 +9,13 @@ show in every bundle's hash.
 
 from __future__ import annotations
 
-import ast
 import functools
 from pathlib import Path
 
 import onto_functions
 
 from .bundle_errors import BundleError
-from .import_closure import imports_of
+from .parsed_imports import parsed_imports
 
 # Subpackages that a deployed function never imports (the developer and operator side).
 RUNTIME_EXCLUDED = frozenset({"deploy", "local", "ops", "testing"})
@@ -49,7 +48,7 @@ def _check_runtime_imports(relative: Path, data: bytes) -> None:
     parts = ("onto_functions", *relative.with_suffix("").parts)
     is_package = parts[-1] == "__init__"
     module = ".".join(parts[:-1] if is_package else parts)
-    for imported, names in imports_of(ast.parse(data), module, is_package):
+    for imported, names in parsed_imports(data, module, is_package, str(relative)):
         targets = [f"{imported}.{n}" for n in names] if imported == "onto_functions" else [imported]
         for target in targets:
             top, _, rest = target.partition(".")

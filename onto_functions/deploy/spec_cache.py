@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 from ..spec import TriggerSpec
 from .import_closure import SKIPPED_DIRS
+from .user_cache import cache_dir
 
 FORMAT = 1
 
@@ -51,14 +52,6 @@ def cached_discovery(app: str, root: Path, discover: Callable[[], tuple[list[Tri
     specs, files = discover()
     _store(path, {"format": FORMAT, "files": tuple(files), "inputs": fingerprint(root, files), "specs": specs})
     return specs
-
-
-def cache_dir() -> Path:
-    """Where the entries live: `$ONTO_CACHE_DIR`, else the user's cache folder."""
-    explicit = os.environ.get("ONTO_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "onto"
 
 
 def fingerprint(root: Path, files: tuple[Path, ...] | list[Path]) -> tuple[Any, ...] | None:
