@@ -34,7 +34,7 @@ EMULATE_HELP = (
     "makes each effect happen once. The live view (and --json) counts every outcome an instance answers: "
     "applied, duplicate, superseded, ignored, dead_lettered, refused, failed, contended.\n\n"
     "Edit the app while it runs: every save is noticed (the files the bundles are built from are polled "
-    "every 0.1 s), the bundles are rebuilt, and the workers of exactly the triggers whose bundle changed are "
+    "every 50 ms), the bundles are rebuilt, and the workers of exactly the triggers whose bundle changed are "
     "swapped: events that arrive meanwhile wait in the queue and run on the new code, deliveries already "
     "running finish on the old. An edit that breaks the app (a syntax error, an import error, a bad option) "
     "is shown as one line naming file:line, and the old code keeps running until the fix. --no-watch turns "

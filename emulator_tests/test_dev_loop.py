@@ -270,7 +270,8 @@ def test_onto_emulate_watches_by_default_and_prints_each_reload(project, tmp_pat
     stack = Emulate(["devapp.main", "--project", project_id], project, tmp_path / "emulate.log")
     try:
         ready = stack.ready()
-        assert ready.get("watch") is True, ready
+        assert ready.get("event") == "ready", stack.log.read_text()[-3000:]
+        assert ready["watch"] is True
         db = emulator_client(project_id, ready["emulator"])
         save(project / "devapp" / "version.py", "VERSION = 2\n")
         reloaded = stack.wait(lambda: (stack.of("reloaded") or [None])[0], 60, "a reloaded record")

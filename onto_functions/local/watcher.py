@@ -1,7 +1,7 @@
 """Notice an edit of the app's source: poll the files it is built from, and say when they changed.
 
 Why polling: the files are few (the app's import closure, as the bundler
-computes it, and pyproject.toml), so stat-ing each every 100 ms costs next
+computes it, and pyproject.toml), so stat-ing each every 50 ms costs next
 to nothing, needs no dependency and works the same on every file system
 (bind mounts, network folders, editors that save by renaming a new file
 over the old one) where inotify-style watchers miss events or need one.
@@ -62,7 +62,7 @@ class SourceWatcher:
     """A thread that calls `on_change()` after the files `files()` names (re-read after each call) change."""
 
     def __init__(self, files: Callable[[], Collection[Path]], on_change: Callable[[], None], *,
-                 interval: float = 0.1, settle: float = 0.03) -> None:
+                 interval: float = 0.05, settle: float = 0.02) -> None:
         self.files = files
         self.on_change = on_change
         self.interval = interval

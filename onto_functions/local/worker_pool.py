@@ -139,11 +139,13 @@ class WorkerPool:
                             worker.proc.poll() if worker.proc else None, worker.log_path)
             worker = self._start_worker(slot)
             with self._lock:
-                installed = not slot.retired
+                installed = not slot.retired and not self._closed
                 if installed:
                     slot.worker = worker
-            if not installed:
+            if not installed:  # swapped out or shut down while it started: never used
                 worker.stop()
+                if self._closed:
+                    raise WorkerError("the worker pool is shut down")
                 raise _Retired()
         with self._lock:
             if slot.retired:
