@@ -245,7 +245,7 @@ def _header(info: dict[str, Any]) -> Any:
         Text(f"state               {info['stateDir']}"),
     ]
     if info.get("watch"):
-        lines.append(Text("edits               reloaded as you save (the triggers they change; --no-watch: off)"))
+        lines.append(Text("edits               reloaded as you save (--no-watch: off)"))
     if info["recovered"]:
         lines.append(Text(f"recovered {info['recovered']} queued event(s) from the last run", style="yellow"))
     lines.append(Text("Ctrl-C to stop."))
