@@ -25,6 +25,8 @@ bench: setup
 	$(PY) -m benchmarks.executor_latency
 	$(PY) -m benchmarks.bundle_speed
 	$(PY) -m benchmarks.stack_latency
+	$(PY) -m benchmarks.stack_overhead
+	$(PY) -m benchmarks.stack_memory
 	$(PY) -m benchmarks.backfill_speed
 	$(PY) -m benchmarks.dev_loop
 

@@ -11,10 +11,9 @@
    worker -> executor -> view). Median, p95 and the ratio.
 2. Throughput: 1,000 writes to distinct documents (batches of 500); time
    until the floor received them all, and until the stack applied them all.
-3. Memory: `onto emulate` with an app of 50 triggers, in a subprocess: host
-   RSS with 50 triggers registered (workers start lazily: none yet), then
-   one worker's RSS (gunicorn master + worker) after an event on each of 3
-   triggers, and what 50 eager workers would cost.
+
+The stack against the same executor in-process is `benchmarks.stack_overhead`;
+its memory with 50 fired triggers is `benchmarks.stack_memory`.
 """
 
 from __future__ import annotations
@@ -24,9 +23,7 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -34,6 +31,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 from onto_functions.local.emulator import FirestoreEmulator
 from onto_functions.local.emulator_api import register_trigger
@@ -101,42 +99,23 @@ def make_project() -> Path:
     return root
 
 
+def in_fresh_project(run: Callable[[Path], dict]) -> dict:
+    """`run(root)` in a throwaway project holding the bench apps; its figures, with the machine and the time."""
+    root = make_project()
+    began = time.time()
+    try:
+        figures = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                               "load": round(os.getloadavg()[0], 1)}}
+        figures.update(run(root))
+        figures["seconds"] = round(time.time() - began, 1)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return figures
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {"median_ms": round(statistics.median(values) * 1000, 1),
             "p95_ms": round(percentile(values, 95) * 1000, 1), "n": len(values)}
-
-
-def rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def pss_kb(pid: int) -> int:
-    """Proportional set size: shared pages (a forked gunicorn worker shares most of its master's) counted once."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def group_kb(pid: int, measure=rss_kb) -> int:
-    """A process and its children (a worker = gunicorn master + its worker)."""
-    total = measure(pid)
-    for child in Path("/proc").glob("[0-9]*"):
-        try:
-            if int(child.joinpath("stat").read_text().split(")")[1].split()[1]) == pid:
-                total += measure(int(child.name))
-        except (OSError, ValueError, IndexError):
-            pass
-    return total
 
 
 # --------------------------------------------------------------------------- 1 + 2
@@ -244,49 +223,6 @@ def write_to_view_figures(floor_lat: list[float], stack_lat: list[float], host_s
                                      "p95": round(percentile(worker_ms, 95), 1)}}
 
 
-# --------------------------------------------------------------------------- 3
-
-
-def memory_with_fifty_triggers(root: Path) -> dict[str, object]:
-    project = f"demo-bench50-{uuid.uuid4().hex[:6]}"
-    onto = str(Path(sys.executable).with_name("onto"))
-    proc = subprocess.Popen([onto, "emulate", "benchapp.fifty", "--project", project, "--json"], cwd=root,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    records: list[dict] = []
-    reader = threading.Thread(target=lambda: [records.append(json.loads(l)) for l in proc.stdout], daemon=True)
-    reader.start()
-    try:
-        ready = wait_for(lambda: next((r for r in records if r["event"] == "ready"), None), timeout=120,
-                         message="onto emulate (50 triggers) ready")
-        host_idle_kb = rss_kb(proc.pid)
-        emulator_kb = rss_kb(ready["emulatorPid"])
-        db = emulator_client(project, ready["emulator"])
-        for i in range(3):
-            db.document(f"c{i}/x").set({"n": 1})
-        for i in range(3):
-            wait_for(lambda i=i: db.document(f"v{i}/x").get().exists, timeout=60, message=f"view v{i}")
-        workers = [r["pid"] for r in records if r["event"] == "worker_started"]
-        worker_kb = [group_kb(pid) for pid in workers]
-        worker_pss_kb = [group_kb(pid, pss_kb) for pid in workers]
-        host_busy_kb = rss_kb(proc.pid)
-        db.close()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-    per_worker_mb = statistics.mean(worker_kb) / 1024
-    return {
-        "triggers": len(ready["triggers"]),
-        "host_rss_mb_50_registered_no_workers": round(host_idle_kb / 1024, 1),
-        "host_rss_mb_after_3_triggers_fired": round(host_busy_kb / 1024, 1),
-        "worker_rss_mb_each": round(per_worker_mb, 1),
-        "worker_pss_mb_each": round(statistics.mean(worker_pss_kb) / 1024, 1),
-        "emulator_rss_mb": round(emulator_kb / 1024, 1),
-        "lazy_total_mb_3_active": round((host_busy_kb + sum(worker_kb)) / 1024, 1),
-        # PSS, not RSS: gunicorn's forked worker shares most pages with its master
-        "eager_total_mb_50_workers_projected": round(host_idle_kb / 1024 + 50 * statistics.mean(worker_pss_kb) / 1024, 1),
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=100)
@@ -294,19 +230,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="deliveries in flight per trigger")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
-    root = make_project()
-    began = time.time()
-    try:
-        figures = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
-        figures.update(latency_and_throughput(root, args.samples, args.events, args.concurrency))
-        figures["memory"] = memory_with_fifty_triggers(root)
-        figures["seconds"] = round(time.time() - began, 1)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    figures = in_fresh_project(lambda root: latency_and_throughput(root, args.samples, args.events,
+                                                                    args.concurrency))
     if args.json:
         print(json.dumps(figures))
         return 0
-    lat, thr, mem = figures["write_to_view"], figures["throughput"], figures["memory"]
+    lat, thr = figures["write_to_view"], figures["throughput"]
     print(f"write -> view latency ({lat['stack']['n']} samples, {figures['machine']['cpus']} cpus)")
     print(f"  floor (emulator -> no-op receiver): median {lat['floor']['median_ms']} ms, p95 {lat['floor']['p95_ms']} ms")
     print(f"  stack (host -> worker -> executor -> view): median {lat['stack']['median_ms']} ms, "
@@ -316,15 +245,11 @@ def main() -> int:
           f"{lat['host_stored_to_acked']['median_ms']} ms, p95 {lat['host_stored_to_acked']['p95_ms']} ms")
     print(f"    stored -> sent to the worker (queue, dispatch): median {lat['host_stored_to_worker_ms']['median']} ms, "
           f"p95 {lat['host_stored_to_worker_ms']['p95']} ms")
-    print(f"    worker round trip (functions-framework + decode + executor transaction): median "
+    print(f"    worker round trip (HTTP + functions-framework + decode + executor): median "
           f"{lat['worker_round_trip_ms']['median']} ms, p95 {lat['worker_round_trip_ms']['p95']} ms")
     print(f"throughput, {thr['events']} events to distinct documents, {thr['concurrency_per_trigger']} in flight")
     print(f"  floor: {thr['floor_events_per_s']} events/s; stack: {thr['stack_events_per_s']} events/s "
           f"({thr['stack_seconds']} s)")
-    print(f"memory, {mem['triggers']} triggers registered")
-    for key, value in mem.items():
-        if key != "triggers":
-            print(f"  {key}: {value}")
     print(f"total {figures['seconds']} s")
     return 0
 

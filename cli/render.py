@@ -40,6 +40,10 @@ def options_text(spec: TriggerSpec) -> str:
         parts.append(f"min={o.min_instances}")
     if o.database != "(default)":
         parts.append(f"db={o.database}")
+    if o.secrets:
+        parts.append(f"secrets={','.join(o.secrets)}")  # names only: a value never reaches this process
+    if o.params:
+        parts.append(f"params={','.join(o.params)}")
     return " ".join(parts)
 
 
@@ -54,6 +58,7 @@ def spec_json(spec: TriggerSpec) -> dict[str, Any]:
             "region": o.region, "memoryMb": o.memory_mb, "timeoutSeconds": o.timeout_seconds,
             "maxInstances": o.max_instances, "minInstances": o.min_instances, "concurrency": o.concurrency,
             "retry": o.retry, "maxDeliveries": o.max_deliveries, "database": o.database, "namespace": o.namespace,
+            "secrets": list(o.secrets), "params": list(o.params),
         },
     }
 

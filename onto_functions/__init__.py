@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 _HOMES = {
     "fields": "fields",
+    "Caller": "client_request",
     "Change": "change",
     "DocRef": "values",
     "DocumentEvent": "events",
@@ -22,6 +23,8 @@ _HOMES = {
     "Message": "messages",
     "MessageEvent": "stream_events",
     "Mode": "spec",
+    "Request": "client_request",
+    "RequestError": "request_errors",
     "SchemaError": "models",
     "Semantics": "spec",
     "Snapshot": "events",
@@ -40,11 +43,13 @@ _HOMES = {
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ loads each name
     from . import fields
     from .change import Change
+    from .client_request import Caller, Request
     from .discovery import discover
     from .events import DocumentEvent, Snapshot
     from .mediator import Mediator, sink, source
     from .messages import Message, Tick, UnfitMessage
     from .models import DomainModel, SchemaError, ViewModel
+    from .request_errors import RequestError
     from .spec import EventKind, Mode, Semantics, TriggerOptions, TriggerSpec
     from .store import Store
     from .stream_events import MessageEvent, TickEvent
@@ -66,6 +71,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Caller",
     "Change",
     "DocRef",
     "DocumentEvent",
@@ -75,6 +81,8 @@ __all__ = [
     "Message",
     "MessageEvent",
     "Mode",
+    "Request",
+    "RequestError",
     "SchemaError",
     "Semantics",
     "Snapshot",

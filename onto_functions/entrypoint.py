@@ -131,14 +131,16 @@ class TriggerFunction:
                               "deadLetter": f"request-{key}", "error": reason})
 
     def _unconfigured(self) -> Response:
-        message = ("this function does not know its own project: set GOOGLE_CLOUD_PROJECT (firebase-tools "
-                   "sets GCLOUD_PROJECT; `onto deploy --backend gcloud` sets it too)")
-        return Response(500, {"outcome": status.FAILED, "trigger": self.spec.name, "error": message})
+        return Response(500, {"outcome": status.FAILED, "trigger": self.spec.name, "error": UNCONFIGURED})
 
     # functions-framework calls an http function with a flask.Request
     def __call__(self, request: Any) -> tuple[bytes, int, dict[str, str]]:
         response = self.handle(dict(request.headers), request.get_data())
         return response.encoded(), response.status, dict(response.headers)
+
+
+UNCONFIGURED = ("this function does not know its own project: set GOOGLE_CLOUD_PROJECT (firebase-tools "
+                "sets GCLOUD_PROJECT; `onto deploy --backend gcloud` sets it too)")
 
 
 def own_project() -> str:
@@ -157,19 +159,28 @@ def _request_key(headers: Mapping[str, str], body: bytes) -> str:
 
 
 def http_function(mediator: type[Mediator], trigger: str) -> Callable[[Any], Any]:
-    """The function a generated main.py exposes under the entry point's name.
+    """The function a generated main.py exposes under the entry point's name, for every kind.
 
+    A request or callable spec is served by a RequestFunction (imported
+    only then: the trigger path never loads the request side, nor the
+    firebase-admin it uses), every other spec by a TriggerFunction.
     functions-framework accepts only a real function as a target and records
     signature types by `__name__`, so this returns a closure with that name.
     """
     logs.configure()
-    trigger_function = TriggerFunction(mediator, trigger)
+    served: Any
+    if mediator.trigger_spec(trigger).kind.is_request:
+        from .request_function import RequestFunction
+
+        served = RequestFunction(mediator, trigger)
+    else:
+        served = TriggerFunction(mediator, trigger)
 
     def handle(request: Any) -> tuple[bytes, int, dict[str, str]]:
-        return trigger_function(request)
+        return served(request)
 
-    handle.__name__ = handle.__qualname__ = trigger_function.spec.entry_point
-    handle.trigger_function = trigger_function  # type: ignore[attr-defined]
+    handle.__name__ = handle.__qualname__ = served.spec.entry_point
+    handle.trigger_function = served  # type: ignore[attr-defined]
     return handle
 
 

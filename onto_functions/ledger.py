@@ -17,6 +17,10 @@ the field a Firestore TTL policy on these collection groups deletes by.
 - `_onto_replayed/{same id}`: a dead letter that `onto failures replay` ran
   again, with the outcome; kept for the ledger's TTL, so that it can be
   replayed once more (a duplicate then) and audited.
+- `_onto_requests/{function}~{caller uid}~{idempotency key}`: the stored answer
+  of an exactly-once client request (idempotency.py), written in the same
+  atomic commit as the handler's writes; it expires after the source's
+  `idempotency_ttl_hours`.
 
 An event is keyed by the document state it reports, not by its delivery id
 (see `event_key`): every redelivery of an event has the same key, and so
@@ -46,7 +50,8 @@ WATERMARKS = "_onto_watermarks"
 FAILURES = "_onto_failures"
 DEAD_LETTERS = "_onto_dead_letters"
 REPLAYED = "_onto_replayed"
-COLLECTIONS = (LEDGER, WATERMARKS, FAILURES, DEAD_LETTERS, REPLAYED)
+REQUESTS = "_onto_requests"
+COLLECTIONS = (LEDGER, WATERMARKS, FAILURES, DEAD_LETTERS, REPLAYED, REQUESTS)
 EXPIRY_FIELD = "expireAt"
 
 _MAX_ID_BYTES = 1500
@@ -98,6 +103,12 @@ def failure_path(trigger: str, key: str) -> str:
 
 def dead_letter_path(trigger: str, key: str) -> str:
     return f"{DEAD_LETTERS}/{_doc_id(trigger, key)}"
+
+
+def request_path(function: str, caller: str, key: str) -> str:
+    """Where the answer of a request with idempotency `key` from `caller` (a uid) is stored."""
+    scope = quote(caller, safe="").replace("~", "%7E")  # no "~" in it: the caller and the key cannot run together
+    return f"{REQUESTS}/{_doc_id(function, f'{scope}~{key}')}"
 
 
 def expiry(now: datetime, ttl_days: int) -> datetime:

@@ -96,16 +96,23 @@ class _SourceFactory:
         return ScheduleSource(schedule, timezone)
 
     @staticmethod
-    def https(route: str = "/", *, methods: Any = ("POST",), schema: Any = None,
-              allow: str = "signed_in") -> HttpsSource:
+    def https(route: str = "/", *, methods: Any = ("POST",), schema: Any = None, allow: str = "signed_in",
+              app_check: bool = False, idempotency_ttl_hours: float = 24, cors: Any = "*") -> HttpsSource:
         """Serve HTTPS requests to `route` ("/meetings/{meeting_id}"), the JSON body loaded by `schema`;
-        `allow`: "anyone", "signed_in" (a verified Firebase ID token) or "claim:<name>[=<value>]"."""
-        return HttpsSource(route, methods=methods, schema=schema, allow=allow)
+        `allow`: "anyone", "signed_in" (a verified Firebase ID token) or "claim:<name>[=<value>]";
+        `app_check`: require an App Check token; an `Idempotency-Key` header makes a request exactly-once,
+        its answer kept `idempotency_ttl_hours`; `cors`: the browser origins admitted ("*", a list, None)."""
+        return HttpsSource(route, methods=methods, schema=schema, allow=allow, app_check=app_check,
+                           idempotency_ttl_hours=idempotency_ttl_hours, cors=cors)
 
     @staticmethod
-    def callable(*, schema: Any = None, allow: str = "signed_in") -> CallableSource:
-        """Serve calls from the client SDKs' `httpsCallable(name)`; `schema` loads the call's data."""
-        return CallableSource(schema=schema, allow=allow)
+    def callable(*, schema: Any = None, allow: str = "signed_in", app_check: bool = False,
+                 idempotency_key: str = "idempotencyKey", idempotency_ttl_hours: float = 24,
+                 cors: Any = "*") -> CallableSource:
+        """Serve calls from the client SDKs' `httpsCallable(name)`; `schema` loads the call's data;
+        the data's `idempotency_key` field makes a call exactly-once (see `https` for the rest)."""
+        return CallableSource(schema=schema, allow=allow, app_check=app_check, idempotency_key=idempotency_key,
+                              idempotency_ttl_hours=idempotency_ttl_hours, cors=cors)
 
 
 source = _SourceFactory()

@@ -12,9 +12,15 @@ connectors), where every other source is fired by the platform. Each
 bundling, deploy and the local stack treat them as they treat triggers.
 
 Declared here, and checked when the class is created: the route and its
-methods, the marshmallow schema of the body, and who may call (`allow`).
-Options that only make sense for delivered events are refused: a client's
-request has no document versions to supersede and no writer to report.
+methods, the marshmallow schema of the body, who may call (`allow`),
+whether an App Check token is required (`app_check`), how long the answer
+of an exactly-once request is kept (`idempotency_ttl_hours`), and which
+browser origins may call (`cors`). Options that only make sense for
+delivered events are refused: a client's request has no document versions
+to supersede and no writer to report.
+
+Serving them is request_function.py's: `load` here turns the request's JSON
+into what the handler's `request.data` holds.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .cors import normalise_origins
+from .request_errors import RequestError
 from .spec import EventKind, Semantics, TriggerOptions
 from .triggers import Triggers
 
@@ -81,6 +89,35 @@ def schema_ref(schema: Any) -> str | None:
     return f"{cls.__module__}:{cls.__qualname__}" if cls else None
 
 
+def normalise_ttl_hours(hours: Any) -> float:
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 30:
+        raise ValueError(f"idempotency_ttl_hours={hours!r}: use a number of hours above 0, at most 720 (30 days)")
+    return float(hours)
+
+
+def load_with(schema: Any, data: Any) -> Any:
+    """The request's JSON loaded by the source's schema (the JSON itself without one);
+    RequestError(400) naming each bad field with marshmallow's messages."""
+    if schema is None:
+        return data
+    from marshmallow import ValidationError
+
+    if not isinstance(data, dict) and not getattr(schema, "many", False):
+        raise RequestError("INVALID_ARGUMENT", f"the request's data must be a JSON object for "
+                                               f"{type(schema).__name__}, got {type(data).__name__}")
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        named = "; ".join(f"{name}: {' '.join(map(str, _as_list(msgs)))}" for name, msgs in fields.items())
+        raise RequestError("INVALID_ARGUMENT", f"the request's data does not fit {type(schema).__name__}: {named}",
+                           {"fields": fields}) from None
+
+
+def _as_list(messages: Any) -> list[Any]:
+    return messages if isinstance(messages, list) else [messages]
+
+
 def refuse_event_options(options: TriggerOptions, where: str) -> None:
     if options.semantics is Semantics.LATEST_STATE:
         raise TypeError(f"{where}: semantics='latest_state' needs document versions; a client's request has none")
@@ -93,11 +130,15 @@ class HttpsSource:
     """Requests to one route of an HTTPS function, their JSON body loaded by a marshmallow schema."""
 
     def __init__(self, route: str = "/", *, methods: Any = ("POST",), schema: Any = None,
-                 allow: str = "signed_in") -> None:
+                 allow: str = "signed_in", app_check: bool = False, idempotency_ttl_hours: float = 24,
+                 cors: Any = "*") -> None:
         self.route = normalise_route(route)
         self.methods = normalise_methods(methods)
         self.schema = schema_instance(schema)
         self.access = normalise_access(allow)
+        self.app_check = bool(app_check)
+        self.idempotency_ttl_hours = normalise_ttl_hours(idempotency_ttl_hours)
+        self.cors_origins = normalise_origins(cors)
         self.model = None
         self.triggers = Triggers(self, (EventKind.REQUEST,))
 
@@ -111,13 +152,26 @@ class HttpsSource:
     def check(self, options: TriggerOptions, where: str) -> None:
         refuse_event_options(options, where)
 
+    def load(self, data: Any) -> Any:
+        """What the handler's `request.data` holds for the request's JSON (RequestError(400) if unfit)."""
+        return load_with(self.schema, data)
+
 
 class CallableSource:
     """Calls in the Firebase callable protocol: `{"data": ...}` in, `{"result": ...}` or `{"error": ...}` out."""
 
-    def __init__(self, *, schema: Any = None, allow: str = "signed_in") -> None:
+    def __init__(self, *, schema: Any = None, allow: str = "signed_in", app_check: bool = False,
+                 idempotency_key: str = "idempotencyKey", idempotency_ttl_hours: float = 24,
+                 cors: Any = "*") -> None:
         self.schema = schema_instance(schema)
         self.access = normalise_access(allow)
+        self.app_check = bool(app_check)
+        if not isinstance(idempotency_key, str) or not idempotency_key:
+            raise ValueError(f"idempotency_key={idempotency_key!r}: name the field of the call's data that "
+                             "holds the key, e.g. 'idempotencyKey'")
+        self.idempotency_key = idempotency_key
+        self.idempotency_ttl_hours = normalise_ttl_hours(idempotency_ttl_hours)
+        self.cors_origins = normalise_origins(cors)
         self.model = None
         self.triggers = Triggers(self, (EventKind.CALL,))
 
@@ -129,3 +183,7 @@ class CallableSource:
 
     def check(self, options: TriggerOptions, where: str) -> None:
         refuse_event_options(options, where)
+
+    def load(self, data: Any) -> Any:
+        """What the handler's `request.data` holds for the request's JSON (RequestError(400) if unfit)."""
+        return load_with(self.schema, data)

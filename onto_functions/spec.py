@@ -13,6 +13,8 @@ import keyword
 import re
 from dataclasses import dataclass, field, replace
 
+from .secrets import check_setting_names
+
 EVENT_TYPE_PREFIX = "google.cloud.firestore.document.v1."
 AUTH_CONTEXT_SUFFIX = ".withAuthContext"
 PUBSUB_EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -161,6 +163,9 @@ class TriggerOptions:
     namespace: str = "(default)"
     # Deliver who made the change (`change.auth`): the `.withAuthContext` event types.
     auth_context: bool = False
+    # Environment variable names the handler reads with `secret()` (Secret Manager) and `param()` (plain values).
+    secrets: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_deliveries < 1:
@@ -186,6 +191,11 @@ class TriggerOptions:
         # Enums may arrive as plain strings from a config file or a Meta class.
         object.__setattr__(self, "mode", _enum(Mode, self.mode, "mode"))
         object.__setattr__(self, "semantics", _enum(Semantics, self.semantics, "semantics"))
+        object.__setattr__(self, "secrets", check_setting_names(self.secrets, "secrets"))
+        object.__setattr__(self, "params", check_setting_names(self.params, "params"))
+        both = sorted(set(self.secrets) & set(self.params))
+        if both:
+            raise ValueError(f"{', '.join(both)} declared both as a secret and as a param")
 
     def with_(self, **changes: object) -> "TriggerOptions":
         return replace(self, **changes)

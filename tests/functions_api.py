@@ -59,9 +59,9 @@ class FunctionsApi:
                 else:
                     self._answer({"access_token": "stand-in", "expires_in": 3600, "token_type": "Bearer"})
 
-            def _answer(self, body: dict[str, Any]) -> None:
+            def _answer(self, body: dict[str, Any], status: int = 200) -> None:
                 data = json.dumps(body).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -16,6 +16,12 @@ HTTP function that only authenticated callers may call, followed, in the
 same command, by the Cloud Scheduler job that calls it (`then`): the step
 succeeds only when both did. firebase-tools makes that job itself from the
 manifest's `scheduleTrigger`.
+
+Secrets and params: gcloud sets each function's environment whole
+(`--set-env-vars` with its own project and its params' values,
+`--set-secrets NAME=NAME:latest` or `--clear-secrets`), so a param or secret
+removed from the app is removed from the function too; firebase-tools reads
+the same from the manifest and the `.env` files (`function_settings`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from ..spec import EventKind, TriggerSpec
 from .labels import function_labels, labels_flag
@@ -71,6 +77,8 @@ class DeployTarget:
     gcloud_bin: str = "gcloud"
     # Who Cloud Scheduler calls schedule triggers as (OIDC); None: the App Engine default account.
     scheduler_service_account: str | None = None
+    # Values of the functions' params (`.env`, `.env.<project>`); each function gets those it declares.
+    param_values: Mapping[str, str] = field(default_factory=dict)
 
 
 Runner = Callable[[Command], "subprocess.CompletedProcess[str]"]
@@ -107,9 +115,7 @@ def gcloud_deploy_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
         f"--memory={memory_flag(opts.memory_mb)}",
         f"--timeout={opts.timeout_seconds}s",
         f"--min-instances={opts.min_instances}",
-        # The function refuses events of other projects, so it must know its own
-        # (firebase-tools sets GCLOUD_PROJECT itself; gcloud does not).
-        f"--set-env-vars=GCLOUD_PROJECT={target.project}",
+        *settings_flags(spec, target),
         labels_flag(function_labels(opts.mode.value, step.bundle.content_hash)),  # what `deployed` reads back
         "--quiet",
     ]
@@ -136,6 +142,26 @@ def _trigger_flags(spec: TriggerSpec, target: DeployTarget) -> list[str]:
         retry,
     ]
     return flags + ([f"--trigger-location={target.database_location}"] if target.database_location else [])
+
+
+def settings_flags(spec: TriggerSpec, target: DeployTarget) -> list[str]:
+    """The function's environment: its own project, its params' values, its secrets as Secret Manager references."""
+    # The function refuses events of other projects, so it must know its own
+    # (firebase-tools sets GCLOUD_PROJECT itself; gcloud does not).
+    env = {"GCLOUD_PROJECT": target.project,
+           **{name: target.param_values[name] for name in spec.options.params if name in target.param_values}}
+    secrets = {name: f"{name}:latest" for name in spec.options.secrets}
+    return [dict_flag("--set-env-vars", env), dict_flag("--set-secrets", secrets) if secrets else "--clear-secrets"]
+
+
+def dict_flag(flag: str, values: Mapping[str, str]) -> str:
+    """`--flag=K=V,K2=V2`; with gcloud's `^D^` delimiter syntax when a value holds a comma."""
+    if not any("," in value for value in values.values()):
+        return f"{flag}=" + ",".join(f"{key}={value}" for key, value in values.items())
+    delimiter = next((d for d in "@|~#%;:+" if not any(d in value for value in values.values())), None)
+    if delimiter is None:
+        raise ValueError(f"{flag}: the values of {', '.join(values)} hold every delimiter gcloud could split on")
+    return f"{flag}=^{delimiter}^" + delimiter.join(f"{key}={value}" for key, value in values.items())
 
 
 def scheduler_job_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:

@@ -32,13 +32,20 @@ DEFAULT_EMULATORS: dict[str, Any] = {
 
 
 def codebase_entry(bundle: Bundle, project_root: Path, runtime: str) -> dict[str, Any]:
-    """`{source, codebase, ignore, runtime}` for one bundle; source relative to the project."""
-    return {
+    """`{source, codebase, ignore, runtime}` for one bundle; source relative to the project.
+
+    A trigger that declares params also gets `configDir: "."`: firebase-tools then reads their values
+    from `.env` / `.env.<project>` beside firebase.json, where `onto deploy` reads them, not from the bundle.
+    """
+    entry = {
         "source": _relative(bundle.path, project_root),
         "codebase": bundle.codebase,
         "ignore": list(CODEBASE_IGNORE),
         "runtime": runtime,
     }
+    if bundle.spec.options.params:
+        entry["configDir"] = "."
+    return entry
 
 
 def merge_functions(

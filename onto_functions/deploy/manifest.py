@@ -12,7 +12,10 @@ retry, region}, scheduleTrigger.{schedule, timeZone, retryConfig.retryCount}}`;
 a message trigger's `eventFilters` is `{topic: <topic id>}` as
 firebase-functions-python's `PubSubOptions` writes it, and a schedule
 trigger has a `scheduleTrigger` (as its `ScheduleOptions` writes) instead of
-an `eventTrigger`.
+an `eventTrigger`. Secrets are `secretEnvironmentVariables: [{key, secret}]` on the
+endpoint plus `params: [{name, type: secret}]`, and plain parameters `params:
+[{name, type: string}]`, as firebase-functions-python's `private/manifest.py`
+writes them: names only, never a value.
 
 The YAML is written here (no PyYAML dependency): every scalar is emitted as
 a JSON string or number, which YAML 1.2 reads unchanged.
@@ -66,12 +69,17 @@ class Endpoint(TypedDict, total=False):
     labels: dict[str, str]
     eventTrigger: EventTrigger
     scheduleTrigger: ScheduleTrigger
+    secretEnvironmentVariables: list[dict[str, str]]
 
 
-class Manifest(TypedDict):
+class _ManifestBase(TypedDict):
     specVersion: str
     requiredAPIs: list[dict[str, str]]
     endpoints: dict[str, Endpoint]
+
+
+class Manifest(_ManifestBase, total=False):
+    params: list[dict[str, str]]
 
 
 def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None, content_hash: str | None = None) -> Endpoint:
@@ -100,7 +108,21 @@ def endpoint_for(spec: TriggerSpec, *, trigger_region: str | None = None, conten
         endpoint["maxInstances"] = opts.max_instances
     if opts.concurrency is not None:
         endpoint["concurrency"] = opts.concurrency
+    if opts.secrets:
+        endpoint["secretEnvironmentVariables"] = secret_environment(spec)
     return endpoint
+
+
+def secret_environment(spec: TriggerSpec) -> list[dict[str, str]]:
+    """Each secret as an environment variable of the same name, bound to the Secret Manager secret of that
+    name in the deploy's own project (no `projectId`), as firebase-functions-python writes it."""
+    return [{"key": name, "secret": name} for name in spec.options.secrets]
+
+
+def manifest_params(spec: TriggerSpec) -> list[dict[str, str]]:
+    """The manifest's `params`: firebase-tools checks each secret exists and each param has a value (.env files)."""
+    return ([{"name": name, "type": "secret"} for name in spec.options.secrets]
+            + [{"name": name, "type": "string"} for name in spec.options.params])
 
 
 def event_trigger(spec: TriggerSpec, trigger_region: str | None) -> EventTrigger:
@@ -134,11 +156,14 @@ def schedule_trigger(spec: TriggerSpec) -> ScheduleTrigger:
 
 def manifest_for(spec: TriggerSpec, *, trigger_region: str | None = None, content_hash: str | None = None) -> Manifest:
     """A manifest with exactly one endpoint: the bundle is one codebase, one function."""
-    return {
+    manifest: Manifest = {
         "specVersion": SPEC_VERSION,
         "requiredAPIs": [dict(SCHEDULER_API)] if spec.kind is EventKind.TICK else [],
         "endpoints": {spec.name: endpoint_for(spec, trigger_region=trigger_region, content_hash=content_hash)},
     }
+    if spec.options.secrets or spec.options.params:
+        manifest["params"] = manifest_params(spec)
+    return manifest
 
 
 def to_yaml(value: Any, indent: int = 0) -> str:

@@ -20,8 +20,10 @@ from ..spec import TriggerSpec
 from .backends import Backend, DeployTarget, Runner, StepResult, make_backend, missing_programs, run_command
 from .bundle import Bundle, BundleContents, collect_bundles, write_bundles
 from .deployed import read_deployed
+from .dotenv_files import DotenvError
 from .firebase_json import DEFAULT_EMULATORS, update_firebase_json
 from .fresh_discovery import discover_cached
+from .function_settings import check_settings, param_values, with_param_values
 from .plan import Action, Step, plan, select
 from .project import ProjectConfig, region_matches_database
 from .state import DeployedFunction, DeployedState, check_project_id, load_state, now_iso, save_state
@@ -151,13 +153,15 @@ def deploy_project(
     backend_name = backend or config.backend
     contents = collect_bundles(resolve_app(app, config), config)
     project_id = check_refusals(config, project, [c.bundle for c in contents])
-    target = deploy_target(config, project_id, firebase_bin=firebase_bin, gcloud_bin=gcloud_bin)
+    contents, values = with_project_params(config, project_id, contents)
+    target = deploy_target(config, project_id, firebase_bin=firebase_bin, gcloud_bin=gcloud_bin, param_values=values)
     engine = make_backend(backend_name, target, parallelism=parallelism, runner=runner)
     deployed = read_deployed(backend_name, target, runner, load_state(config.state_path, project_id))
     steps = select(plan([c.bundle for c in contents], deployed.state), only)
     changing = [s for s in steps if s.action.changes]
     commands = [list(argv) for c in engine.commands(changing) for argv in (c.argv, *c.then)]
-    warnings = [*([deployed.warning] if deployed.warning else []), *check_programs(engine, changing, dry_run=dry_run)]
+    warnings = [*([deployed.warning] if deployed.warning else []), *check_programs(engine, changing, dry_run=dry_run),
+                *check_function_settings(changing, target, runner, dry_run=dry_run)]
     report = DeployReport(project_id, backend_name, dry_run, steps, commands,
                           warnings=warnings, state_source=deployed.source)
     if dry_run:
@@ -171,6 +175,27 @@ def deploy_project(
     recorder = _Recorder(config.state_path, deployed.state, backend_name, on_result)
     results = engine.execute(changing, on_result=recorder.record)
     return replace(report, results=results, state_file=recorder.path)
+
+
+def with_project_params(config: ProjectConfig, project: str,
+                        contents: list[BundleContents]) -> tuple[list[BundleContents], dict[str, str]]:
+    """The bundles with their params' values for `project` in their hash, and those values (`.env`,
+    `.env.<project>` beside firebase.json); DeployRefused if a file is unreadable."""
+    try:
+        values = param_values(config.firebase_json.parent, project)
+    except DotenvError as exc:
+        raise DeployRefused(str(exc)) from None
+    return with_param_values(contents, values, config), values
+
+
+def check_function_settings(steps: list[Step], target: DeployTarget, runner: Runner, *, dry_run: bool) -> list[str]:
+    """DeployRefused naming every missing secret and param of the functions `steps` deploy; warnings otherwise
+    (for a dry run, what is missing is a warning too)."""
+    specs = [s.bundle.spec for s in steps if s.bundle is not None and s.action in (Action.CREATE, Action.UPDATE)]
+    missing, warnings = check_settings(specs, target.param_values, target, runner)
+    if missing and not dry_run:
+        raise DeployRefused(missing)
+    return [*([missing] if missing else []), *warnings]
 
 
 def check_deletes(steps: list[Step], *, yes: bool, confirm: Callable[[list[Step]], bool] | None) -> None:
@@ -187,13 +212,14 @@ def check_deletes(steps: list[Step], *, yes: bool, confirm: Callable[[list[Step]
 
 
 def deploy_target(config: ProjectConfig, project: str, *, firebase_bin: str | None = None,
-                  gcloud_bin: str | None = None) -> DeployTarget:
+                  gcloud_bin: str | None = None, param_values: dict[str, str] | None = None) -> DeployTarget:
     """Where the commands aim; the CLIs default to $ONTO_FIREBASE_BIN / $ONTO_GCLOUD_BIN, then PATH."""
     return DeployTarget(
         project=project, runtime=config.runtime, project_root=config.root,
         database_location=config.database_location,
         firebase_bin=firebase_bin or os.environ.get("ONTO_FIREBASE_BIN", "firebase"),
         gcloud_bin=gcloud_bin or os.environ.get("ONTO_GCLOUD_BIN", "gcloud"),
+        param_values=dict(param_values or {}),
     )
 
 

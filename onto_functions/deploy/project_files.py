@@ -3,7 +3,7 @@
 Never in a bundle: venvs (any folder with a pyvenv.cfg), .git, caches,
 tests, build metadata (*.egg-info), coverage output, our own output (bundle
 folders, firebase.json, whose changes would otherwise change every hash),
-`.env*`, and anything that looks like a credential (see `secrets.py`). A credential among
+`.env*`, and anything that looks like a credential (see `credential_files.py`). A credential among
 files the user asked to include (`[tool.onto] include`) is left out with a
 `BundleWarning`; a file a trigger imports that may not be bundled is refused
 (`BundleError`): leaving it out would ship a function that crashes, shipping
@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 from .bundle_errors import BundleError, BundleWarning
 from .bundle_folder import MARKER
 from .import_closure import SKIPPED_DIRS
-from .secrets import secret_reason
+from .credential_files import secret_reason
 
 # Folder names never copied into a bundle, wherever they appear.
 EXCLUDED_DIRS = SKIPPED_DIRS | frozenset({

@@ -114,8 +114,18 @@ class FunctionHost:
         self.journal.emit({"event": "received" if copy_of is None else "duplicated", "trigger": trigger,
                            "eventId": event_id, "document": document, "seq": item.seq,
                            **({"heldBackMs": round(delay * 1000)} if delay else {})})
-        self.kick()
+        self._dispatch_now(held_back=bool(delay))
         return item
+
+    def _dispatch_now(self, *, held_back: bool) -> None:
+        """Lease what is due and fits on the thread that stored it: a fresh event skips the dispatcher's hop.
+        The dispatcher still hears of a held-back event (it wakes when that is due)."""
+        if self._pool is None or self._stopping.is_set() or self._paused.is_set():
+            self.kick()
+            return
+        self._submit(self._take_due()[0])
+        if held_back:
+            self.kick()
 
     def _send_copy(self, item: QueuedEvent) -> QueuedEvent:
         return self._enqueue(item.trigger, item.event_id, item.document, item.headers, item.body, copy_of=item.seq)
@@ -215,15 +225,20 @@ class FunctionHost:
             if self._paused.is_set():
                 continue
             items, blocked = self._take_due()
-            for item in items:
-                self.stats.count(item.trigger, "in_flight")
-                assert self._pool is not None
-                self._pool.submit(self._deliver, item)
+            self._submit(items)
             if time.monotonic() - last_reap > 5:
                 last_reap = time.monotonic()
                 for worker in self.workers.reap_idle():
                     self.journal.emit({"event": "worker_stopped", "trigger": worker.name,
                                        "instance": worker.instance, "pid": worker.pid, "reason": "idle"})
+
+    def _submit(self, items: list[QueuedEvent]) -> None:
+        for item in items:
+            self.stats.count(item.trigger, "in_flight")
+            try:
+                self._pool.submit(self._deliver, item)  # type: ignore[union-attr]
+            except (AttributeError, RuntimeError):  # the pool was shut down meanwhile: the host is stopping,
+                self._deliver(item)  # so the courier gives the lease back untried
 
     def _wait_for_work(self, blocked: bool) -> None:
         """Until kicked (an event stored, a delivery finished) or the next held-back event is due."""

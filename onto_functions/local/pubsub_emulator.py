@@ -15,24 +15,21 @@ spoken here with urllib only.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import json
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .children import spawner, stop_process_group
 from .emulator_api import EmulatorError, answers_ok
 from .installation import _COMMON_SDK_ROOTS, EmulatorNotFound, _gcloud_sdk_root, find_java
 from .loopback import free_port
+from .owned_process import OwnedProcess
 
 JAR_ENV = "ONTO_PUBSUB_EMULATOR_JAR"
 _SDK_LIB = Path("platform/pubsub-emulator/lib")
@@ -62,24 +59,13 @@ def find_pubsub_emulator_jar() -> Path:
     raise EmulatorNotFound("Pub/Sub emulator jar not found. Looked in:\n  " + "\n  ".join(looked) + f"\n{_FIX_HINT}")
 
 
-class PubSubEmulator:
+class PubSubEmulator(OwnedProcess):
     """One Pub/Sub emulator java process, owned by this object; `host` is PUBSUB_EMULATOR_HOST's form."""
 
     def __init__(self, *, port: int = 0, startup_timeout: float = 60.0, log_dir: Path | None = None) -> None:
         self.port = port
         self.startup_timeout = startup_timeout
         self.log_dir = log_dir
-        self.log_path: Path | None = None
-        self.startup_seconds: float | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
 
     def start(self) -> PubSubEmulator:
         jar, java = find_pubsub_emulator_jar(), find_java()
@@ -87,38 +73,9 @@ class PubSubEmulator:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         self.log_path = log_dir / f"pubsub-emulator-{self.port}.log"
-        began = time.monotonic()
-        with open(self.log_path, "wb") as log:
-            self._proc = spawner.popen([str(java), "-jar", str(jar), "--host=127.0.0.1", f"--port={self.port}"],
-                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=log_dir)
-        atexit.register(self.stop)
-        while not answers_ok(f"http://{self.host}"):
-            if self._proc.poll() is not None or time.monotonic() - began > self.startup_timeout:
-                self.stop()
-                raise EmulatorError(f"the Pub/Sub emulator did not start on port {self.port} "
-                                    f"(log {self.log_path}):\n{self._log_tail()}")
-            time.sleep(0.1)
-        self.startup_seconds = time.monotonic() - began
+        self._launch([str(java), "-jar", str(jar), "--host=127.0.0.1", f"--port={self.port}"], cwd=log_dir,
+                     answers=lambda: answers_ok(f"http://{self.host}"), what="the Pub/Sub emulator")
         return self
-
-    def stop(self) -> None:
-        """Terminate the process group (SIGTERM, then SIGKILL). Safe to call twice."""
-        atexit.unregister(self.stop)
-        if self._proc is not None:
-            stop_process_group(self._proc, grace=5.0)
-            self._proc = None
-
-    def _log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:]) if self.log_path else ""
-        except OSError:
-            return ""
-
-    def __enter__(self) -> PubSubEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class PubSubClient:

@@ -43,6 +43,7 @@ from .faults import FaultPlan, Faults
 from .host import FunctionHost
 from .host_server import HostServer
 from .journal import EventLog
+from .local_settings import worker_settings
 from .loopback import free_port
 from .pubsub_emulator import PubSubClient, PubSubEmulator
 from .queue import DurableQueue
@@ -128,6 +129,7 @@ class LocalStack:
         self.emulator_host = config.emulator_host or ""
         self.queue: DurableQueue | None = None
         self.workers: WorkerPool | None = None
+        self.trigger_env: dict[str, dict[str, str]] = {}  # each trigger's secrets and params (local_settings)
         self.host: FunctionHost | None = None
         self.server: HostServer | None = None
         self.stats = Stats()
@@ -173,6 +175,10 @@ class LocalStack:
             )
         self.state_dir.mkdir(parents=True, exist_ok=True)
         bundles = self._build_bundles()
+        try:
+            self.trigger_env = worker_settings(self.specs, cfg.project_root, cfg.project)
+        except ValueError as exc:  # a missing secret or param, an unreadable .secret.local
+            raise StackError(str(exc)) from None
         self.queue = self._open_queue()
         port = cfg.host_port or (0 if self.receiver else free_port())
         if not cfg.emulator_host:
@@ -219,7 +225,8 @@ class LocalStack:
         self.stats = Stats(s.name for s in self.specs)
         env = worker_env(emulator_host=self.emulator_host, project=cfg.project, concurrency=cfg.concurrency)
         self.workers = WorkerPool(bundles, env=env, log_dir=self.state_dir / "logs", instances=cfg.instances,
-                                  idle_seconds=cfg.idle_seconds, on_start=self._worker_started)
+                                  idle_seconds=cfg.idle_seconds, on_start=self._worker_started,
+                                  trigger_env=self.trigger_env)
         return FunctionHost(self.specs, self.queue, self.workers, faults=Faults(cfg.faults), stats=self.stats,
                             concurrency=cfg.concurrency, backoff=cfg.backoff,
                             host_extra_attempts=cfg.host_extra_attempts, on_event=self.on_event)

@@ -9,11 +9,12 @@ slots, deliveries go round the slots, and a caller may ask for any slot but
 the one that served an event before (`avoid`). A killed instance leaves its
 slot empty, and the next delivery there cold-starts a new process.
 
-Memory decides when. One worker (gunicorn master + one gthread worker,
-Firestore client loaded) holds about 60-80 MB; 50 triggers started eagerly
-would take 3-4 GB. So an instance starts lazily, on the first delivery that
-its slot is chosen for (about 1-2 s on 2 cores), and one idle for
-`idle_seconds` is stopped (its next delivery starts it again).
+Memory decides when. A worker forked from the pool's zygote (worker_launch.py)
+shares the imported libraries and holds a few MB of its own; a spawned one
+(gunicorn master + worker) about 74 MB PSS. Either way an instance starts
+lazily, on the first delivery that its slot is chosen for (milliseconds
+forked, about 1-2 s spawned on 2 cores), and one idle for `idle_seconds` is
+stopped (its next delivery starts it again).
 
 An edit swaps a trigger's code (`swap`, for `onto emulate`'s dev loop):
 each slot belongs to a generation of the trigger's bundle, and a swap puts
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
+from .worker_launch import Launcher, default_launcher
 from .workers import Worker, WorkerError
 
 if TYPE_CHECKING:
@@ -72,15 +74,19 @@ class WorkerPool:
         instances: int = 1,
         idle_seconds: float = 300.0,
         on_start: Callable[[Worker], None] | None = None,
+        trigger_env: Mapping[str, Mapping[str, str]] | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
         if instances < 1:
             raise ValueError(f"instances must be at least 1, got {instances}")
         self.bundles = {b.spec.name: b for b in bundles}
         self.env = dict(env)
+        self.trigger_env = dict(trigger_env or {})  # a trigger's own variables: its secrets and params
         self.log_dir = log_dir
         self.instances = instances
         self.idle_seconds = idle_seconds
         self.on_start = on_start
+        self.launcher = launcher or default_launcher(self.env, log_dir, bundles)  # how each worker process starts
         self._slots = {name: [_Slot(i, b) for i in range(instances)] for name, b in self.bundles.items()}
         self._turn = {name: itertools.count() for name in self.bundles}
         self._draining: list[Worker] = []  # workers of swapped-out generations, stopped when their last delivery ends
@@ -155,7 +161,8 @@ class WorkerPool:
         return worker
 
     def _start_worker(self, slot: _Slot) -> Worker:
-        worker = Worker(slot.bundle, self.env, self.log_dir, instance=slot.index)
+        env = {**self.env, **self.trigger_env.get(slot.bundle.spec.name, {})}
+        worker = Worker(slot.bundle, env, self.log_dir, instance=slot.index, launcher=self.launcher)
         worker.start()
         if self.on_start:
             self.on_start(worker)
@@ -331,3 +338,4 @@ class WorkerPool:
             t.start()
         for t in threads:
             t.join(15)
+        self.launcher.close()

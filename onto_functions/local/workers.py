@@ -1,14 +1,20 @@
 """A worker process: one trigger's bundle served by functions-framework, as deployed.
 
-A worker is `functions-framework --source <bundle>/main.py --target <entry>
---signature-type http` in its own process group, with the emulator's address
-in FIRESTORE_EMULATOR_HOST: the file deploy ships (`onto_functions.deploy.
-bundle`), run by the server Cloud Run runs. The host POSTs the emulator's
-request to it unchanged.
+A worker serves the file deploy ships (`onto_functions.deploy.bundle`):
+`functions_framework.create_app(ENTRY, <bundle>/main.py)` in a process of its
+own, with the emulator's address in FIRESTORE_EMULATOR_HOST. It is forked
+from the zygote where it can be (worker_launch.py: shared imports, starts in
+milliseconds) or spawned as `functions-framework --source ... --target ...`.
+The host POSTs the emulator's request to it unchanged.
 
-No orphans: every worker is spawned through `children.spawner` (its own
-session, and a parent-death signal), so a host killed with SIGKILL takes its
-workers with it. When workers start and stop is `worker_pool`'s business.
+The host keeps its connections to a worker open (HTTP/1.1 keep-alive): one
+per delivery in flight, taken from and given back to a small stack, so a
+delivery costs no connect. A connection carries one exchange at a time and
+is given back only after its answer was read in full, so answers cannot mix.
+
+No orphans: every worker leads its own process group and carries a
+parent-death signal, so a host killed with SIGKILL takes its workers with
+it. When workers start and stop is `worker_pool`'s business.
 """
 
 from __future__ import annotations
@@ -16,43 +22,36 @@ from __future__ import annotations
 import http.client
 import logging
 import os
-import shutil
 import signal
 import socket
-import subprocess
-import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from .children import spawner, stop_process_group
+from .children import stop_process_group
 from .loopback import free_port
+from .worker_launch import LaunchError, Launcher, SpawnLauncher, WorkerProcess
 
 if TYPE_CHECKING:
     from ..deploy.bundle import Bundle
 
 log = logging.getLogger("onto_functions.local")
 
+# A kept-alive connection the worker's server closed meanwhile fails like this before any answer:
+# the request was never read, so it is sent again on a fresh connection.
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
 
 class WorkerError(RuntimeError):
     """A worker did not start or did not answer; the message points at its log."""
 
 
-def _functions_framework() -> list[str]:
-    exe = Path(sys.executable).with_name("functions-framework")
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("functions-framework")
-    if found:
-        return [found]
-    return [sys.executable, "-m", "functions_framework"]
-
-
 class Worker:
-    """One functions-framework process serving one bundle: instance number `instance` of its trigger."""
+    """One process serving one bundle: instance number `instance` of its trigger."""
 
     def __init__(self, bundle: Bundle, env: Mapping[str, str], log_dir: Path, *, instance: int = 0,
-                 startup_timeout: float = 60.0) -> None:
+                 startup_timeout: float = 60.0, launcher: Launcher | None = None) -> None:
         self.bundle = bundle
         self.instance = instance
         # The bundle folder first on PYTHONPATH: its vendored onto_functions and app modules, exactly
@@ -62,12 +61,15 @@ class Worker:
         self.env["K_SERVICE"] = bundle.spec.name
         self.log_path = log_dir / f"{bundle.spec.name}.{instance}.log"
         self.startup_timeout = startup_timeout
+        self.launcher: Launcher = launcher or SpawnLauncher()
         self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: WorkerProcess | None = None
         self.started_at = 0.0
         self.startup_seconds: float | None = None
         self.last_used = time.monotonic()
         self.busy = 0
+        self._idle: list[http.client.HTTPConnection] = []  # kept-alive connections, none in use
+        self._idle_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -85,19 +87,17 @@ class Worker:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(3):
             self.port = free_port()
-            cmd = [*_functions_framework(), "--source", str(self.bundle.path / "main.py"),
-                   "--target", self.bundle.entry_point, "--signature-type", "http",
-                   "--host", "127.0.0.1", "--port", str(self.port)]
             began = time.monotonic()
             with open(self.log_path, "ab") as log_file:
-                log_file.write(f"--- {time.strftime('%H:%M:%S')} {' '.join(cmd)}\n".encode())
-                log_file.flush()
-                self.proc = spawner.popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file,
-                                          stderr=subprocess.STDOUT, env=self.env, cwd=str(self.bundle.path))
+                log_file.write(f"--- {time.strftime('%H:%M:%S')} instance {self.instance}, port {self.port}\n".encode())
             try:
+                self.proc = self.launcher.launch(self.bundle, self.env, self.port, self.log_path)
                 self._wait_ready(began)
+            except LaunchError as exc:
+                raise WorkerError(str(exc)) from exc
             except WorkerError:
-                stop_process_group(self.proc)
+                if self.proc is not None:
+                    stop_process_group(self.proc)
                 if "Address already in use" in self._log_tail() and attempt < 2:
                     continue
                 raise
@@ -122,29 +122,68 @@ class Worker:
             if time.monotonic() - began > self.startup_timeout:
                 raise WorkerError(f"worker for {self.name!r} did not listen within {self.startup_timeout:.0f} s "
                                   f"(log {self.log_path}):\n{self._log_tail()}")
-            time.sleep(0.05)
+            time.sleep(0.01)
 
     def post(self, headers: Mapping[str, str], body: bytes, timeout: float) -> tuple[int, bytes]:
         """Send one event; (status, body). Raises OSError when no answer came (refused, timed out, cut off)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        sent = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length", "connection")}
+        conn, reused = self._connection(timeout)
         try:
-            sent = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length", "connection")}
-            conn.request("POST", f"/{self.bundle.entry_point}", body=body, headers=sent)
+            return self._exchange(conn, sent, body)
+        except _STALE:
+            if not reused or not self.alive:
+                raise
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            return self._exchange(conn, sent, body)
+
+    def _connection(self, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+        with self._idle_lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout), False
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn, True
+
+    def _exchange(self, conn: http.client.HTTPConnection, headers: Mapping[str, str],
+                  body: bytes) -> tuple[int, bytes]:
+        """One request and its whole answer on `conn`; the connection is kept only if both ended cleanly."""
+        try:
+            conn.request("POST", f"/{self.bundle.entry_point}", body=body, headers=dict(headers))
             resp = conn.getresponse()
-            return resp.status, resp.read()
+            answer = resp.status, resp.read()
         except http.client.HTTPException as exc:  # e.g. IncompleteRead: the process died mid-answer
+            conn.close()
+            if isinstance(exc, _STALE):
+                raise
             raise ConnectionAbortedError(f"{type(exc).__name__}: {exc}") from exc
-        finally:
+        except BaseException:
+            conn.close()
+            raise
+        if resp.will_close:
+            conn.close()
+        else:
+            with self._idle_lock:
+                self._idle.append(conn)
+        return answer
+
+    def _drop_connections(self) -> None:
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
             conn.close()
 
     def stop(self) -> None:
-        # SIGINT is gunicorn's quick shutdown (SIGTERM waits up to 30 s for requests in flight): by now
-        # the host gave them their grace, and what is still running stays queued for the next start.
+        # SIGINT: a forked worker ends at once, gunicorn takes it as its quick shutdown (SIGTERM waits up
+        # to 30 s for requests in flight): by now the host gave them their grace, and what is still
+        # running stays queued for the next start.
+        self._drop_connections()
         if self.proc is not None:
             stop_process_group(self.proc, signum=signal.SIGINT)
 
     def kill(self) -> None:
         """SIGKILL the whole process group at once, as a platform replacing an instance would."""
+        self._drop_connections()
         if self.proc is not None:
             stop_process_group(self.proc, signum=signal.SIGKILL)
 

@@ -1,11 +1,12 @@
 """The `onto_functions` pytest plugin: every fixture onto-functions offers, in one name.
 
-It defines nothing itself; it registers two fixture modules, and the
+It defines nothing itself; it registers three fixture modules, and the
 dependencies run one way (plugin → stack → emulator_fixtures):
 
 - `onto_functions.testing.emulator_fixtures`: `firestore_emulator`,
   `event_receiver`, `project_id`, `db`;
-- `onto_functions.testing.stack`: `onto_stack`.
+- `onto_functions.testing.stack`: `onto_stack`;
+- `onto_functions.testing.auth_fixtures`: `auth_emulator`, `auth_user`, `auth_db`.
 
 How to enable it:
 
@@ -23,4 +24,5 @@ the entry point has registered it as `onto_functions`, and pytest refuses one
 module under two names ("Plugin already registered under a different name").
 """
 
-pytest_plugins = ["onto_functions.testing.emulator_fixtures", "onto_functions.testing.stack"]
+pytest_plugins = ["onto_functions.testing.emulator_fixtures", "onto_functions.testing.stack",
+                  "onto_functions.testing.auth_fixtures"]

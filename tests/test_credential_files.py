@@ -9,7 +9,7 @@ import pytest
 
 from onto_functions.deploy.bundle import build_bundles
 from onto_functions.deploy.bundle_errors import BundleError, BundleWarning
-from onto_functions.deploy.secrets import secret_reason
+from onto_functions.deploy.credential_files import secret_reason
 
 from tests.test_bundle import write_project
 

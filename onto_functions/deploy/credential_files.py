@@ -19,6 +19,8 @@ SECRET_NAME_PATTERNS: tuple[str, ...] = (
     ".env",
     ".env.*",
     "*.env",
+    ".secret.local",  # firebase-tools' (and onto's) local secret values
+    "*.secret.local",
     "*.pem",
     "*.p12",
     "*.pfx",

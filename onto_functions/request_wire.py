@@ -1,0 +1,75 @@
+"""The JSON a request function reads and writes, whatever its protocol (HTTPS, callable, JSON-RPC).
+
+Why results are encoded once, to text: an exactly-once request stores its
+answer (idempotency.py) and every retry with the same key must get the same
+bytes. So a handler's result becomes JSON text right after the handler
+returns (before anything commits: a result JSON cannot hold commits
+nothing), and each protocol wraps that text without decoding it again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Mapping
+
+from .request_errors import RequestError
+
+JSON_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a request function answers: a status, body bytes and headers."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=lambda: {"Content-Type": JSON_TYPE})
+
+    def with_headers(self, extra: Mapping[str, str]) -> "HttpAnswer":
+        return HttpAnswer(self.status, self.body, {**self.headers, **extra})
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value, its name matched without regard to case (`name` in lower case)."""
+    return next((v for k, v in headers.items() if k.lower() == name), None)
+
+
+def is_json(headers: Mapping[str, str]) -> bool:
+    """True when the Content-Type is application/json (a charset or other parameters allowed)."""
+    content_type = header(headers, "content-type") or ""
+    return content_type.split(";", 1)[0].strip().lower() == JSON_TYPE
+
+
+def parse_json(body: bytes, what: str = "the body") -> Any:
+    """The JSON value of `body`; RequestError(400) naming what is wrong."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RequestError("INVALID_ARGUMENT", f"{what} is not UTF-8 text") from None
+    except ValueError as exc:
+        raise RequestError("INVALID_ARGUMENT", f"{what} is not JSON: {exc}") from None
+
+
+def encode_result(value: Any) -> str:
+    """A handler's result as JSON text (dates as ISO 8601); TypeError for what JSON cannot hold."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"the handler returned a {type(value).__name__}, which JSON cannot hold")
+
+
+def json_bytes(value: Any) -> bytes:
+    """Onto's own JSON (errors, envelopes): whatever a detail holds that JSON cannot is given as text."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+
+
+def error_body(error: RequestError) -> bytes:
+    """`{"error": {"status", "message"[, "details"]}}`: the callable protocol's shape, used by HTTPS too."""
+    return json_bytes({"error": error.wire()})
