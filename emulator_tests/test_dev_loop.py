@@ -177,7 +177,9 @@ def test_an_edit_swaps_the_trigger_losing_no_event_and_never_mixing_old_and_new_
     assert {v["version"] for v in views(db).values()} == {1}
 
     with Writer(db, "during") as during:  # events keep coming while the trigger is swapped
-        save(project / "devapp" / "version.py", "VERSION = 2\n")
+        # the new version takes a second to import, as a module that does work at import would: the
+        # new worker starts that much slower, so events surely arrive while the trigger is held
+        save(project / "devapp" / "version.py", "import time\n\ntime.sleep(1)\nVERSION = 2\n")
         reloaded = next_record(records, "reloaded", 0)
         written_at_swap = during.written
         wait_for(lambda: during.written >= written_at_swap + 10, timeout=30, message="10 writes after the swap")
