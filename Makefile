@@ -29,6 +29,7 @@ bench: setup
 	$(PY) -m benchmarks.stack_memory
 	$(PY) -m benchmarks.backfill_speed
 	$(PY) -m benchmarks.request_latency
+	$(PY) -m benchmarks.dev_loop
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

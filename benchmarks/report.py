@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 BENCHMARKS = ("benchmarks.cold_start", "benchmarks.executor_latency", "benchmarks.bundle_speed",
               "benchmarks.stack_latency", "benchmarks.stack_overhead", "benchmarks.stack_memory",
-              "benchmarks.request_latency")
+              "benchmarks.request_latency", "benchmarks.dev_loop")
 
 
 def run(module: str) -> str:

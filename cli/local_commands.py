@@ -33,6 +33,12 @@ EMULATE_HELP = (
     "than the last one; a few deliveries in flight per trigger; no ordering promise. The executor's ledger "
     "makes each effect happen once. The live view (and --json) counts every outcome an instance answers: "
     "applied, duplicate, superseded, ignored, dead_lettered, refused, failed, contended.\n\n"
+    "Edit the app while it runs: every save is noticed (the files the bundles are built from are polled "
+    "every 50 ms), the bundles are rebuilt, and the workers of exactly the triggers whose bundle changed are "
+    "swapped: events that arrive meanwhile wait in the queue and run on the new code, deliveries already "
+    "running finish on the old. An edit that breaks the app (a syntax error, an import error, a bad option) "
+    "is shown as one line naming file:line, and the old code keeps running until the fix. --no-watch turns "
+    "this off.\n\n"
     "Stop with Ctrl-C (or SIGTERM): every process it started ends, and events not yet delivered stay "
     "queued for the next `onto emulate` with the same project.\n\n"
     "[bold]Examples[/bold]\n\n"
@@ -106,6 +112,8 @@ def emulate(
         help="Local only: fire every schedule trigger every S seconds instead of on its schedule."),
     functions_port: int = FUNCTIONS_PORT_OPTION, auth: bool = AUTH_OPTION,
     auth_emulator_host: Optional[str] = AUTH_HOST_OPTION,
+    watch: bool = typer.Option(True, "--watch/--no-watch",
+                               help="Reload the triggers an edit of the app changes (swap their workers)."),
 ) -> None:
     from onto_functions.local.faults import FaultPlan
     from onto_functions.local.stack import StackConfig, StackError
@@ -118,6 +126,7 @@ def emulate(
             concurrency=concurrency, instances=instances, host_port=port, emulator_port=emulator_port,
             emulator_host=emulator_host, jar=jar, idle_seconds=idle_seconds, fresh=fresh, tick_seconds=tick_seconds,
             functions_port=functions_port, auth=auth, auth_emulator_host=auth_emulator_host,
+            watch=watch,
         )
     except (StackError, ValueError) as exc:
         _fail(str(exc))
@@ -126,9 +135,12 @@ def emulate(
 
 def _run_in_foreground(config: Any, json_log: bool) -> None:
     """Start the stack, show it until Ctrl-C or SIGTERM, then stop everything it started."""
+    from rich.console import Console
+
     from onto_functions.local.stack import LocalStack
 
-    emit = _json_printer() if json_log else None
+    console = Console()
+    emit = _json_printer() if json_log else _reload_printer(console)
     stack = LocalStack(config, on_event=emit)
     with _stop_on_signals() as stop:
         try:
@@ -137,13 +149,13 @@ def _run_in_foreground(config: Any, json_log: bool) -> None:
                 if json_log:
                     _wait(stop)
                 else:
-                    _live_view(stack, stop)
+                    _live_view(stack, stop, console)
         except KeyboardInterrupt:
             pass
         finally:
             began = time.monotonic()
             stack.stop()
-            if emit:
+            if json_log:
                 emit({"event": "stopped", "stopSeconds": round(time.monotonic() - began, 2),
                       "triggers": stack.snapshot()})
             else:
@@ -203,11 +215,25 @@ def _json_printer() -> Any:
     return emit
 
 
-def _live_view(stack: Any, stop: threading.Event) -> None:
-    from rich.console import Console, Group
+def _reload_printer(console: Any) -> Any:
+    """The live view's event log: one line per reload (above the table while it is live), nothing else."""
+    from rich.text import Text
+
+    from onto_functions.local.reload import describe
+
+    def emit(record: dict[str, Any]) -> None:
+        line = describe(record)
+        if line is not None:  # file names and messages are the user's text: never markup
+            console.print(Text(f"{time.strftime('%H:%M:%S')} {line}",
+                               style="red" if record["event"] == "reload_failed" else "green"))
+
+    return emit
+
+
+def _live_view(stack: Any, stop: threading.Event, console: Any) -> None:
+    from rich.console import Group
     from rich.live import Live
 
-    console = Console()
     header = _header(stack.info())
 
     def render() -> Group:
@@ -238,6 +264,8 @@ def _header(info: dict[str, Any]) -> Any:
     ]
     if info.get("rules"):  # onto rules: client requests are checked as in production, admin ones are not
         lines.append(Text(f"security rules      {info['rules']} (generated afresh; clients are checked)"))
+    if info.get("watch"):
+        lines.append(Text("edits               reloaded as you save (--no-watch: off)"))
     if info["recovered"]:
         lines.append(Text(f"recovered {info['recovered']} queued event(s) from the last run", style="yellow"))
     lines.append(Text("Ctrl-C to stop."))
@@ -281,12 +309,14 @@ def _trigger_table(stack: Any) -> list[Any]:
     for column in ("queued", "p50 ms", "p95 ms"):
         table.add_column(column, justify="right")
     running = stack.workers.running() if stack.workers else {}
+    removed = stack.host.retired() if stack.host else set()
     queue = stack.queue
     for name, row in stack.snapshot().items():
         counts = [Text(str(row.get(key, 0)), style="red" if key in _ALARMING and row.get(key) else "")
                   for _, key in _COUNTER_COLUMNS]
         table.add_row(
-            Text(name), f"{len(running.get(name, []))}/{stack.config.instances}", *counts,
+            Text(name), "removed" if name in removed else f"{len(running.get(name, []))}/{stack.config.instances}",
+            *counts,
             str(queue.pending_count(name) if queue else 0),
             "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}",
             "-" if row["p95_ms"] is None else f"{row['p95_ms']:.0f}",

@@ -14,6 +14,11 @@ slow trigger holds back only itself; no ordering promise. Fault injection
 (faults.py) sits in the dispatcher.
 
 The HTTP front that calls `accept` is host_server.py.
+
+The set of triggers can change while the host runs (`onto emulate`'s dev
+loop, reload.py): `hold` keeps a trigger's events in the queue while its
+workers are swapped, `serve` adds or updates a trigger, `retire` stops
+delivering a removed one; its events, queued and new, stay in the queue.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..events import BadEvent, preload
 from ..ledger import utcnow
@@ -69,6 +74,8 @@ class FunctionHost:
         self.concurrency = concurrency
         self.journal = Journal(on_event)
         self._in_flight: dict[str, int] = {name: 0 for name in self.specs}
+        self._held: set[str] = set()  # triggers being swapped: their events wait in the queue
+        self._retired: set[str] = set()  # removed triggers: events are stored, none delivered
         self._wake = threading.Condition()
         self._kicked = False
         self._stopping = threading.Event()
@@ -171,9 +178,42 @@ class FunctionHost:
             self._wake.notify()
 
     def _capacity(self, trigger: str) -> int:
-        if trigger not in self.specs:
+        if trigger not in self.specs or trigger in self._held or trigger in self._retired:
             return 0
         return self.concurrency - self._in_flight[trigger]
+
+    # ------------------------------------------------------------------ changing triggers (the dev loop)
+
+    def hold(self, triggers: Iterable[str]) -> None:
+        """Deliver no new event of `triggers` until `unhold` (they wait in the queue; in-flight ones go on)."""
+        with self._wake:
+            self._held.update(triggers)
+
+    def unhold(self, triggers: Iterable[str]) -> None:
+        with self._wake:
+            self._held.difference_update(triggers)
+        self.kick()
+
+    def serve(self, spec: TriggerSpec) -> None:
+        """Accept and deliver events of `spec`'s trigger: a new one, a changed one, or a removed one back."""
+        with self._wake:
+            self.specs[spec.name] = spec
+            self._in_flight.setdefault(spec.name, 0)
+            self._retired.discard(spec.name)
+        self.stats.count(spec.name, "received", 0)  # its row in the live view
+        self.kick()
+
+    def retire(self, trigger: str) -> int:
+        """Deliver no more events of a removed trigger; its queued events stay (and new ones are stored),
+        delivered if it is served again. Returns how many are queued."""
+        with self._wake:
+            self._retired.add(trigger)
+        return self.queue.pending_count(trigger)
+
+    def retired(self) -> set[str]:
+        """Triggers that were removed: their events are kept, not delivered."""
+        with self._wake:
+            return set(self._retired)
 
     def _dispatch_loop(self) -> None:
         last_reap = time.monotonic()
@@ -239,8 +279,9 @@ class FunctionHost:
     # ------------------------------------------------------------------ state
 
     def idle(self) -> bool:
-        """Nothing queued and nothing in flight."""
-        return self.queue.pending_count() == 0 and not any(self._in_flight.values())
+        """Nothing queued and nothing in flight (events kept for removed triggers aside)."""
+        kept = sum(self.queue.pending_count(t) for t in self.retired())
+        return self.queue.pending_count() == kept and not any(self._in_flight.values())
 
     def wait_idle(self, timeout: float = 60.0, settle: float = 0.0) -> bool:
         """Poll until idle (after an optional quiet period with no new events); False at the deadline."""

@@ -14,7 +14,9 @@ Start order, and why:
    keeping what a previous run left pending;
 3. start the emulator (or attach to a running one) delivering to the host's port;
 4. serve the host's HTTP front, register every trigger (v2, full bodies);
-5. start the dispatcher: pending events of an earlier run go out first.
+5. start the dispatcher: pending events of an earlier run go out first;
+6. with `watch` (`onto emulate`'s default), watch the app's files: an edit
+   swaps the workers of exactly the triggers whose bundle changed (reload.py).
 
 Stop is the reverse, and leaves the queue file: an event accepted but not
 delivered is delivered by the next start with the same state dir.
@@ -26,6 +28,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +48,10 @@ from .loopback import free_port
 from .pubsub_emulator import PubSubClient, PubSubEmulator
 from .queue import DurableQueue
 from .request_serving import RequestServing
+from .reload import GENERATIONS, Reloader
 from .schedule_timer import ScheduleTimer
 from .stats import Stats
+from .watcher import SourceWatcher
 from .worker_pool import WorkerPool
 from .workers import Worker, worker_env
 
@@ -94,6 +99,7 @@ class StackConfig:
     functions_port: int = 0  # where HTTPS and callable functions are served (0: a free port)
     auth: bool = False  # start firebase-tools' Auth emulator beside the stack
     auth_emulator_host: str | None = None  # or use one already running (HOST:PORT)
+    watch: bool = False  # the dev loop: an edit of the app swaps the workers of the triggers it changed
 
     def __post_init__(self) -> None:
         if not self.project.startswith("demo-"):
@@ -123,6 +129,9 @@ class LocalStack:
         self.emulator: FirestoreEmulator | None = None
         self.pubsub: PubSubEmulator | None = None  # started when the app has a message trigger
         self.timer: ScheduleTimer | None = None
+        self.reloader: Reloader | None = None  # with config.watch
+        self.watcher: SourceWatcher | None = None
+        self._reloading = threading.Lock()
         self.emulator_host = config.emulator_host or ""
         self.queue: DurableQueue | None = None
         self.workers: WorkerPool | None = None
@@ -195,16 +204,14 @@ class LocalStack:
         assert self.workers is not None
         self.requests.serve(self.specs, self.workers, self.stats)
         for spec in self.specs:
-            if spec.kind.is_document:
-                register_trigger(self.emulator_host, cfg.project, spec.name, spec.event_type, spec.document,
-                                 database=spec.options.database, namespace=spec.options.namespace)
-        self._subscribe_message_triggers()
+            self._connect(spec)
         self.host.start()
-        self.timer = ScheduleTimer(self.specs, self.host.accept, project=cfg.project,
-                                   period_seconds=cfg.tick_seconds).start()
+        self._start_timer()
         if cfg.prestart:
             self.prestart_workers()
         self.rules_file = rules.result()  # before the stack is ready: no client meets the emulator's open rules
+        if cfg.watch:
+            self._watch(bundles)
 
     def _build_bundles(self) -> list[Bundle]:
         """The bundles deploy would ship, built afresh (a broken app fails here, before any process starts)."""
@@ -252,28 +259,66 @@ class LocalStack:
 
     def _worker_started(self, worker: Worker) -> None:
         self._emit({"event": "worker_started", "trigger": worker.name, "instance": worker.instance,
-                    "pid": worker.pid, "startupMs": round((worker.startup_seconds or 0) * 1000)})
+                    "pid": worker.pid, "startupMs": round((worker.startup_seconds or 0) * 1000),
+                    "bundle": worker.bundle.short_hash})
 
     def _serve(self, host: FunctionHost, port: int) -> str:
         """Where the emulator's deliveries reach `host`: the shared receiver, or an own HTTP front."""
         if self.receiver is not None:
-            for spec in self.specs:
-                self.receiver.register(spec.name, lambda h, b, n=spec.name: host.accept(n, h, b))
             return self.receiver.host
         self.server = HostServer(host, self.config.project, port).start()
         return self.server.address
 
-    def _subscribe_message_triggers(self) -> None:
-        """Start the Pub/Sub emulator (only for an app with message triggers) and give each message
-        trigger a push subscription to the host, as Eventarc's own subscription is in production."""
-        topics = [s for s in self.specs if s.kind is EventKind.MESSAGE]
-        if not topics:
-            return
-        self.pubsub = PubSubEmulator(log_dir=self.state_dir / "logs").start()
-        client = self.publisher()
-        for spec in topics:
+    def _connect(self, spec: TriggerSpec) -> None:
+        """Make the trigger's events reach the host: the shared receiver's route, the emulator's registration
+        of a document trigger, or a message trigger's push subscription (the Pub/Sub emulator starts with
+        the first), as Eventarc's own subscription is in production. Again for a changed trigger: each
+        replaces the one before."""
+        host = self.host
+        assert host is not None
+        if self.receiver is not None:
+            self.receiver.register(spec.name, lambda h, b, n=spec.name: host.accept(n, h, b))
+        if spec.kind.is_document:
+            register_trigger(self.emulator_host, self.project, spec.name, spec.event_type, spec.document,
+                             database=spec.options.database, namespace=spec.options.namespace)
+        elif spec.kind is EventKind.MESSAGE:
+            if self.pubsub is None:
+                self.pubsub = PubSubEmulator(log_dir=self.state_dir / "logs").start()
             endpoint = f"http://{self.host_address}/functions/projects/{self.project}/triggers/{spec.name}"
-            client.push_to(f"onto-{spec.name}", spec.topic or "", endpoint)
+            self.publisher().push_to(f"onto-{spec.name}", spec.topic or "", endpoint)
+
+    def _start_timer(self) -> None:
+        """(Re)start the timer that fires the schedule triggers."""
+        assert self.host is not None
+        if self.timer is not None:
+            self.timer.stop()
+        self.timer = ScheduleTimer(self.specs, self.host.accept, project=self.project,
+                                   period_seconds=self.config.tick_seconds).start()
+
+    def _watch(self, bundles: list[Bundle]) -> None:
+        """The dev loop: watch the files the bundles are built from, and reload after an edit."""
+        assert self.host is not None and self.workers is not None
+        self.reloader = Reloader(self.config.app, self.config.project_root, bundles,
+                                 generations_dir=self.bundle_dir / GENERATIONS, host=self.host, pool=self.workers,
+                                 connect=self._connect, emit=self._emit)
+        self.watcher = SourceWatcher(self.reloader.watched_files, self.reload).start()
+        self.reload()  # an edit made while the stack started (after its bundles were built)
+
+    def reload(self) -> dict[str, Any] | None:
+        """Rebuild the bundles now and swap the triggers whose code changed, as after an edit (the watcher
+        calls it); the `reloaded` or `reload_failed` record, None when no bundle changed."""
+        if self.reloader is None:
+            raise StackError("this stack does not watch its app: start it with watch=True (onto emulate --watch)")
+        with self._reloading:
+            before = self.specs
+            record = self.reloader.reload()
+            if record is not None and record["event"] == "reloaded":
+                self.specs = self.reloader.specs
+                if [s for s in before if s.kind is EventKind.TICK] != [s for s in self.specs
+                                                                       if s.kind is EventKind.TICK]:
+                    self._start_timer()
+                self._write_stack_file()
+        return record
 
     def publisher(self) -> PubSubClient:
         """A client of the stack's Pub/Sub emulator (`publish(topic, [{"data": ...}])`)."""
@@ -294,9 +339,12 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop everything this stack started; the queue file stays. Safe to call twice."""
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
         if self.receiver is not None:
-            for spec in self.specs:
-                self.receiver.unregister(spec.name)
+            for name in self.host.specs if self.host is not None else [s.name for s in self.specs]:
+                self.receiver.unregister(name)
         if self.timer is not None:
             self.timer.stop()
             self.timer = None
@@ -367,6 +415,7 @@ class LocalStack:
             "recovered": self.queue.recovered if self.queue else 0, "bundles": str(self.bundle_dir),
             **self.requests.info(),
             "rules": str(self.rules_file) if self.rules_file else None,
+            "watch": self.config.watch,
         }
 
     def _running_host(self) -> FunctionHost:

@@ -15,6 +15,15 @@ shares the imported libraries and holds a few MB of its own; a spawned one
 lazily, on the first delivery that its slot is chosen for (milliseconds
 forked, about 1-2 s spawned on 2 cores), and one idle for `idle_seconds` is
 stopped (its next delivery starts it again).
+
+An edit swaps a trigger's code (`swap`, for `onto emulate`'s dev loop):
+each slot belongs to a generation of the trigger's bundle, and a swap puts
+fresh slots of the new generation in place at once, the first of them
+already running. From then on no delivery reaches the old generation: its
+workers finish what they were given (drain), then stop. A slot found
+retired while a delivery waited for it sends that delivery to the new
+slots, so no event ever runs on a worker of a generation that was swapped
+out before the event was given one.
 """
 
 from __future__ import annotations
@@ -38,11 +47,19 @@ log = logging.getLogger("onto_functions.local")
 
 @dataclass
 class _Slot:
-    """One instance place of a trigger: its current worker (None: not running) and the lock held to start one."""
+    """One instance place of a trigger's generation: the bundle it serves, its current worker (None: not
+    running), the lock held to start one, and whether a swap retired it (no delivery reaches it again)."""
 
     index: int
+    bundle: Bundle
+    generation: int = 0
     worker: Worker | None = None
+    retired: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Retired(Exception):
+    """The slot a delivery waited for was swapped out meanwhile: take one of the trigger's current slots."""
 
 
 class WorkerPool:
@@ -66,12 +83,14 @@ class WorkerPool:
         self.env = dict(env)
         self.trigger_env = dict(trigger_env or {})  # a trigger's own variables: its secrets and params
         self.log_dir = log_dir
+        self.instances = instances
         self.idle_seconds = idle_seconds
         self.on_start = on_start
         self.launcher = launcher or default_launcher(self.env, log_dir, bundles)  # how each worker process starts
-        self._slots = {name: [_Slot(i) for i in range(instances)] for name in self.bundles}
+        self._slots = {name: [_Slot(i, b) for i in range(instances)] for name, b in self.bundles.items()}
         self._turn = {name: itertools.count() for name in self.bundles}
-        self._lock = threading.Lock()  # guards slot.worker, busy and last_used
+        self._draining: list[Worker] = []  # workers of swapped-out generations, stopped when their last delivery ends
+        self._lock = threading.Lock()  # guards slot.worker, slot.retired, the slot lists, busy and last_used
         self._closed = False
 
     def acquire(self, trigger: str, *, avoid: int | None = None) -> Worker:
@@ -79,12 +98,22 @@ class WorkerPool:
 
         Slots take turns; with `avoid` (an instance number) and more than one
         slot, that instance is passed over. A slot that another delivery is
-        starting right now is passed over too, unless every slot is.
+        starting (or taking) right now is passed over too; when every slot
+        is, the delivery waits for one whose worker runs, if any does.
         """
-        slots = self._slots.get(trigger)
-        if slots is None:
+        while True:
+            try:
+                return self._acquire_current(trigger, avoid)
+            except _Retired:  # swapped while this delivery waited: the trigger's new slots serve it
+                continue
+
+    def _acquire_current(self, trigger: str, avoid: int | None) -> Worker:
+        with self._lock:
+            slots = self._slots.get(trigger)
+            turn = self._turn.get(trigger)
+        if slots is None or turn is None:
             raise WorkerError(f"no bundle for trigger {trigger!r}; bundles: {sorted(self.bundles)}")
-        first = next(self._turn[trigger])
+        first = next(turn)
         order = [slots[(first + k) % len(slots)] for k in range(len(slots))]
         if avoid is not None and len(order) > 1:
             order = [slot for slot in order if slot.index != avoid]
@@ -94,42 +123,56 @@ class WorkerPool:
                     return self._ready(trigger, slot)
                 finally:
                     slot.lock.release()
-        with order[0].lock:
-            return self._ready(trigger, order[0])
+        # every slot busy starting or being taken: wait for one that runs rather than for a cold start
+        fallback = next((slot for slot in order if slot.worker is not None and slot.worker.alive), order[0])
+        with fallback.lock:
+            return self._ready(trigger, fallback)
 
     def _ready(self, trigger: str, slot: _Slot) -> Worker:
-        """The slot's live worker, marked busy; started first if there is none (the slot's lock is held)."""
+        """The slot's live worker, marked busy; started first if there is none (the slot's lock is held).
+
+        Raises _Retired when a swap retired the slot: a worker started here
+        for it meanwhile is stopped again, never used.
+        """
         if self._closed:
             raise WorkerError("the worker pool is shut down")
         worker = slot.worker
         if worker is None or not worker.alive:
+            if slot.retired:
+                raise _Retired()
             if worker is not None:
                 log.warning("worker %s.%d died (exit %s); starting it again (log %s)", trigger, slot.index,
                             worker.proc.poll() if worker.proc else None, worker.log_path)
-            env = {**self.env, **self.trigger_env.get(trigger, {})}
-            worker = Worker(self.bundles[trigger], env, self.log_dir, instance=slot.index, launcher=self.launcher)
-            worker.start()
+            worker = self._start_worker(slot)
             with self._lock:
-                slot.worker = worker
-            if self.on_start:
-                self.on_start(worker)
+                installed = not slot.retired and not self._closed
+                if installed:
+                    slot.worker = worker
+            if not installed:  # swapped out or shut down while it started: never used
+                worker.stop()
+                if self._closed:
+                    raise WorkerError("the worker pool is shut down")
+                raise _Retired()
         with self._lock:
+            if slot.retired:
+                raise _Retired()
             worker.busy += 1
             worker.last_used = time.monotonic()
+        return worker
+
+    def _start_worker(self, slot: _Slot) -> Worker:
+        env = {**self.env, **self.trigger_env.get(slot.bundle.spec.name, {})}
+        worker = Worker(slot.bundle, env, self.log_dir, instance=slot.index, launcher=self.launcher)
+        worker.start()
+        if self.on_start:
+            self.on_start(worker)
         return worker
 
     def prestart(self) -> list[tuple[str, Exception]]:
         """Start every instance of every trigger now, in parallel; (trigger, error) of each that failed."""
         failures: list[tuple[str, Exception]] = []
 
-        def start(trigger: str, slot: _Slot) -> None:
-            try:
-                with slot.lock:
-                    self.release(self._ready(trigger, slot))
-            except Exception as exc:  # the first delivery will try again and report it
-                failures.append((trigger, exc))
-
-        threads = [threading.Thread(target=start, args=(name, slot))
+        threads = [threading.Thread(target=self._start_slot, args=(name, slot, failures))
                    for name, slots in self._slots.items() for slot in slots]
         for t in threads:
             t.start()
@@ -137,10 +180,108 @@ class WorkerPool:
             t.join()
         return failures
 
+    def _start_slot(self, trigger: str, slot: _Slot, failures: list[tuple[str, Exception]]) -> None:
+        """Start the slot's worker now unless it runs (or was retired); a failure is noted, not raised."""
+        try:
+            with slot.lock:
+                self.release(self._ready(trigger, slot))
+        except _Retired:
+            pass
+        except Exception as exc:  # the first delivery will try again and report it
+            failures.append((trigger, exc))
+
     def release(self, worker: Worker) -> None:
         with self._lock:
             worker.busy -= 1
             worker.last_used = time.monotonic()
+            drained = worker.busy == 0 and worker in self._draining
+            if drained:
+                self._draining.remove(worker)
+        if drained:
+            worker.stop()
+
+    # ------------------------------------------------------------------ generations (the dev loop)
+
+    def swap(self, bundle: Bundle, generation: int) -> list[Worker]:
+        """Serve `bundle`'s trigger from `bundle` from now on (a new trigger is added); the old workers drain.
+
+        The trigger's fresh slots replace the old ones at once. When the
+        trigger had a running worker, one on the new bundle is started
+        before the switch (a worker that cannot start raises WorkerError and
+        leaves the old generation serving), and the other instances start in
+        the background after it, so that no delivery after the switch waits
+        for a cold start; a trigger that ran none starts its instances on
+        use, as at the start. Returns the old workers still draining (each
+        stops once its last delivery answered; idle ones stop now).
+        """
+        if self._closed:
+            raise WorkerError("the worker pool is shut down")
+        name = bundle.spec.name
+        with self._lock:
+            old = self._slots.get(name, [])
+            running = [s.index for s in old if s.worker is not None and s.worker.alive]
+        fresh = [_Slot(i, bundle, generation) for i in range(self.instances)]
+        later = []
+        if running:
+            fresh[running[0]].worker = self._start_worker(fresh[running[0]])
+            later = [slot for slot in fresh if slot.worker is None]
+            for slot in later:  # held until started: no delivery cold-starts them meanwhile
+                slot.lock.acquire()
+        with self._lock:
+            self.bundles[name] = bundle
+            self._slots[name] = fresh
+            self._turn.setdefault(name, itertools.count())
+        draining = self._retire_slots(old)
+        if later:
+            threading.Thread(target=self._start_held_slots, args=(name, later), name=f"onto-swap-{name}",
+                             daemon=True).start()
+        return draining
+
+    def retire(self, trigger: str) -> list[Worker]:
+        """Stop serving `trigger` (a removed one): no delivery reaches it again; its workers drain."""
+        with self._lock:
+            old = self._slots.pop(trigger, [])
+            self.bundles.pop(trigger, None)
+            self._turn.pop(trigger, None)
+        return self._retire_slots(old)
+
+    def _retire_slots(self, slots: list[_Slot]) -> list[Worker]:
+        with self._lock:
+            workers = []
+            for slot in slots:
+                slot.retired = True
+                if slot.worker is not None:
+                    workers.append(slot.worker)
+                    slot.worker = None
+            idle = [w for w in workers if not w.busy]
+            self._draining += [w for w in workers if w.busy]
+            draining = list(self._draining)
+        if idle:
+            threading.Thread(target=lambda: [w.stop() for w in idle], name="onto-drain", daemon=True).start()
+        return [w for w in draining if w in workers]
+
+    def _start_held_slots(self, trigger: str, slots: list[_Slot]) -> None:
+        """Start the workers of `slots`, whose locks the caller acquired, releasing each once it runs."""
+        for slot in slots:
+            try:
+                self.release(self._ready(trigger, slot))
+            except _Retired:
+                pass
+            except Exception as exc:  # its next delivery tries again, and reports it
+                log.warning("a new instance of %s did not start: %s", trigger, exc)
+            finally:
+                slot.lock.release()
+
+    def draining(self) -> list[Worker]:
+        """Workers of swapped-out generations that still answer deliveries given to them before the swap."""
+        with self._lock:
+            return list(self._draining)
+
+    def generation(self, trigger: str) -> int | None:
+        """The generation the trigger's deliveries go to (None: the pool does not serve it)."""
+        with self._lock:
+            slots = self._slots.get(trigger)
+        return slots[0].generation if slots else None
 
     def kill(self, worker: Worker) -> None:
         """Take the instance out of its slot (no delivery reaches it again) and SIGKILL it.
@@ -148,16 +289,18 @@ class WorkerPool:
         Deliveries in flight on it are cut off: their callers see an OSError.
         """
         with self._lock:
-            slot = self._slots[worker.name][worker.instance]
-            if slot.worker is worker:
-                slot.worker = None
+            slots = self._slots.get(worker.name, [])
+            if worker.instance < len(slots) and slots[worker.instance].worker is worker:
+                slots[worker.instance].worker = None
         worker.kill()
 
     def reap_idle(self) -> list[Worker]:
         """Stop instances idle for longer than `idle_seconds`; returns them."""
         now = time.monotonic()
         stopped = []
-        for slot in itertools.chain.from_iterable(self._slots.values()):
+        with self._lock:  # a swap may change the slot lists meanwhile
+            slots = list(itertools.chain.from_iterable(self._slots.values()))
+        for slot in slots:
             worker = slot.worker
             if worker is None or worker.busy or now - worker.last_used < self.idle_seconds:
                 continue
@@ -188,6 +331,8 @@ class WorkerPool:
             workers = [s.worker for s in itertools.chain.from_iterable(self._slots.values()) if s.worker]
             for slot in itertools.chain.from_iterable(self._slots.values()):
                 slot.worker = None
+            workers += self._draining
+            self._draining = []
         threads = [threading.Thread(target=w.stop) for w in workers]
         for t in threads:
             t.start()
