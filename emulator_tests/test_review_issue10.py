@@ -12,6 +12,7 @@ import uuid
 import pytest
 from marshmallow import Schema, fields
 
+from emulator_tests.apps.requests_app import PublicMediator
 from emulator_tests.test_requests import Served
 from onto_functions import Mediator, source
 
@@ -31,6 +32,18 @@ class RoomMediator(Mediator):
     def rename(self, request, store):
         store.write(f"rooms/{request.params['room_id']}", {"name": request.data["name"]})
         return {"room": request.params["room_id"]}
+
+
+class TicketMediator(Mediator):
+    """Anyone may call; each applied call answers a fresh ticket, so a replay is told from a fresh answer."""
+
+    source = source.callable(allow="anyone")
+
+    @source.triggers.on_call(name="take-ticket")
+    def take(self, request, store):
+        ticket = uuid.uuid4().hex
+        store.write(f"tickets/{ticket}", {"by": request.auth.uid if request.auth else None})
+        return {"ticket": ticket, "for": request.auth.uid if request.auth else None}
 
 
 @pytest.fixture
@@ -55,3 +68,17 @@ def test_a_plain_route_parameter_still_works(serve, auth_db):
     status, body, _, _ = serve(RoomMediator, "room-rename").send("POST", f"/rooms/{room}", {"name": "ok"})
     assert status == 200 and body == {"room": room}
     assert auth_db.document(f"rooms/{room}").get().to_dict() == {"name": "ok"}
+
+
+@pytest.mark.parametrize("raw", [b"[" * 100_000, b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+                                 b'{"a": NaN}', b'{"a": Infinity}', b'{"a": 1e400}'])
+def test_a_hostile_json_body_is_a_400_not_a_500(serve, raw):
+    echo = serve(PublicMediator, "public-echo")
+    status, body, _, _ = echo.send("POST", "/echo", raw=raw)
+    assert status == 400, body
+    assert body["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_a_deep_callable_body_is_a_400_too(serve):
+    status, body, _, _ = serve(TicketMediator, "take-ticket").send("POST", "/", raw=b'{"data":' + b"[" * 100_000)
+    assert status == 400 and body["error"]["status"] == "INVALID_ARGUMENT", body

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Mapping
 
+from .bounded_json import JSONRefused, loads_value
 from .request_errors import RequestError
 
 JSON_TYPE = "application/json"
@@ -42,14 +43,17 @@ def is_json(headers: Mapping[str, str]) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == JSON_TYPE
 
 
-def parse_json(body: bytes, what: str = "the body") -> Any:
-    """The JSON value of `body`; RequestError(400) naming what is wrong."""
+def parse_json(body: bytes, what: str = "a request") -> Any:
+    """The JSON value of `body`; RequestError(400) naming what is wrong.
+
+    Parsed within bounds (bounded_json.py): a body nested 100,000 deep, NaN,
+    Infinity, 1e400 or a lone surrogate is the client's mistake (400), not a
+    RecursionError's 500 nor a value Firestore or a JSON answer cannot hold.
+    """
     try:
-        return json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise RequestError("INVALID_ARGUMENT", f"{what} is not UTF-8 text") from None
-    except ValueError as exc:
-        raise RequestError("INVALID_ARGUMENT", f"{what} is not JSON: {exc}") from None
+        return loads_value(body, what)
+    except JSONRefused as exc:
+        raise RequestError("INVALID_ARGUMENT", str(exc)) from None
 
 
 def encode_result(value: Any) -> str:
