@@ -15,6 +15,7 @@ from marshmallow import Schema, fields
 from emulator_tests.apps.requests_app import PublicMediator
 from emulator_tests.test_requests import Served
 from onto_functions import Mediator, source
+from onto_functions.local.id_tokens import sign_in
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -82,3 +83,13 @@ def test_a_hostile_json_body_is_a_400_not_a_500(serve, raw):
 def test_a_deep_callable_body_is_a_400_too(serve):
     status, body, _, _ = serve(TicketMediator, "take-ticket").send("POST", "/", raw=b'{"data":' + b"[" * 100_000)
     assert status == 400 and body["error"]["status"] == "INVALID_ARGUMENT", body
+
+
+def test_a_user_whose_uid_is_anonymous_never_gets_an_anonymous_callers_answer(serve, auth_emulator):
+    take, key = serve(TicketMediator, "take-ticket"), f"k-{uuid.uuid4().hex}"
+    status, first, _ = take.call({"idempotencyKey": key})
+    assert status == 200 and first["result"]["for"] is None
+    token = sign_in(auth_emulator.host, auth_emulator.project, "anonymous")
+    status, second, _ = take.call({"idempotencyKey": key}, Authorization=f"Bearer {token}")
+    assert status == 200, second
+    assert second["result"]["for"] == "anonymous" and second["result"]["ticket"] != first["result"]["ticket"]
