@@ -14,7 +14,12 @@ from marshmallow import Schema, fields
 
 from emulator_tests.apps.requests_app import PublicMediator
 from emulator_tests.test_requests import Served
+from emulator_tests.test_security_rules import Client
+from examples.meeting_room.views import MeetingSession
 from onto_functions import Mediator, source
+from onto_functions.deploy.rules import RulesRefused, check_user_rules, render_rules, view_rules
+from onto_functions.deploy.rules_text import read_user_rules
+from onto_functions.local.emulator_rules import load_rules
 from onto_functions.local.id_tokens import sign_in
 
 pytestmark = pytest.mark.timeout(300)
@@ -93,3 +98,16 @@ def test_a_user_whose_uid_is_anonymous_never_gets_an_anonymous_callers_answer(se
     status, second, _ = take.call({"idempotencyKey": key}, Authorization=f"Bearer {token}")
     assert status == 200, second
     assert second["result"]["for"] == "anonymous" and second["result"]["ticket"] != first["result"]["ticket"]
+
+
+@pytest.mark.parametrize("wildcard", ["{ doc=** }", "{doc = **}", "{doc/* any */=**}"])
+def test_a_user_rule_with_spaces_in_a_wildcard_is_refused(firestore_emulator, project_id, db, wildcard):
+    """Firestore reads `{ doc=** }` as `{doc=**}`: unchecked, it opens every view and `_onto_*` to every client."""
+    user = read_user_rules(f"match /{wildcard} {{ allow read, write: if true; }}", "firestore.rules.in")
+    views = view_rules([MeetingSession])
+    load_rules(firestore_emulator.host, project_id, render_rules(user, views, source="firestore.rules.in", app="x"))
+    db.document("users/bob/meetingSessions/m1").set({"attending": "bob"})
+    alice = Client(firestore_emulator.host, project_id, "alice")
+    assert alice.get("users/bob/meetingSessions/m1") == 200  # what the rule does once loaded
+    with pytest.raises(RulesRefused, match="can reach the view users/"):
+        check_user_rules(user, views, "firestore.rules.in")

@@ -103,6 +103,9 @@ def _refusal(grant: Grant, source: str, what: str) -> str:
 
 
 def _kind(segment: str) -> str:
+    # Firestore reads `{ doc=** }` and `{doc /* c */ = **}` as `{doc=**}`: whitespace (comments are blanked
+    # to spaces) inside a wildcard's braces must not turn it into a literal that overlaps nothing.
+    segment = "".join(segment.split())
     if _MANY_RE.match(segment):
         return _MANY
     if _ONE_RE.match(segment):
