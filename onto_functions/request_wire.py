@@ -57,8 +57,11 @@ def parse_json(body: bytes, what: str = "a request") -> Any:
 
 
 def encode_result(value: Any) -> str:
-    """A handler's result as JSON text (dates as ISO 8601); TypeError for what JSON cannot hold."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+    """A handler's result as JSON text (dates as ISO 8601); TypeError/ValueError for what JSON cannot hold.
+
+    NaN and the infinities are refused (json.dumps writes them as `NaN`, which no client's JSON parser reads).
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_jsonable, allow_nan=False)
 
 
 def _jsonable(value: Any) -> Any:
