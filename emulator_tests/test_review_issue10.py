@@ -52,6 +52,14 @@ class TicketMediator(Mediator):
         return {"ticket": ticket, "for": request.auth.uid if request.auth else None}
 
 
+class RoleMediator(Mediator):
+    source = source.callable(allow="claim:role=admin")
+
+    @source.triggers.on_call(name="role-only")
+    def act(self, request, store):
+        return {"ok": True}
+
+
 @pytest.fixture
 def serve(auth_emulator, auth_db, monkeypatch):
     def make(mediator: type, name: str) -> Served:
@@ -111,3 +119,32 @@ def test_a_user_rule_with_spaces_in_a_wildcard_is_refused(firestore_emulator, pr
     assert alice.get("users/bob/meetingSessions/m1") == 200  # what the rule does once loaded
     with pytest.raises(RulesRefused, match="can reach the view users/"):
         check_user_rules(user, views, "firestore.rules.in")
+
+
+def test_outside_emulator_mode_an_auth_emulator_token_is_refused(serve, auth_user, monkeypatch):
+    """The Auth emulator's tokens are unsigned (alg none): a deployed function (no FIREBASE_AUTH_EMULATOR_HOST)
+    must refuse them, and does so before fetching any key (firebase-admin: no "kid")."""
+    take, user = serve(TicketMediator, "take-ticket"), auth_user()
+    assert take.call({}, user)[1]["result"]["for"] == user.uid  # in emulator mode: accepted
+    monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST")
+    status, body, _ = take.call({}, user)
+    assert status == 401 and body["error"] == {"status": "UNAUTHENTICATED", "message": "the ID token is not valid"}
+
+
+@pytest.mark.parametrize("role", [["admin"], {"admin": True}, "Admin", True, None])
+def test_a_claim_of_another_type_or_value_is_403(serve, auth_user, role):
+    act = serve(RoleMediator, "role-only")
+    status, body, _ = act.call({}, auth_user(claims={"role": role}))
+    assert status == 403 and body["error"]["status"] == "PERMISSION_DENIED"
+    assert act.call({}, auth_user(claims={"role": "admin"}))[0] == 200
+
+
+def test_one_key_two_users_two_answers_and_a_changed_body_is_refused(serve, auth_user):
+    take, key, alice, bob = serve(TicketMediator, "take-ticket"), f"k-{uuid.uuid4().hex}", auth_user(), auth_user()
+    first = take.call({"idempotencyKey": key, "n": 1}, alice)[1]["result"]
+    other = take.call({"idempotencyKey": key, "n": 1}, bob)[1]["result"]
+    assert first["for"] == alice.uid and other["for"] == bob.uid and first["ticket"] != other["ticket"]
+    assert take.call({"idempotencyKey": key, "n": 1}, alice)[1]["result"] == first
+    status, body, _ = take.call({"idempotencyKey": key, "n": 2}, alice)
+    assert (status, body["error"]["status"]) == (400, "FAILED_PRECONDITION"), body  # a callable's code for 422
+    assert "different request" in body["error"]["message"]
