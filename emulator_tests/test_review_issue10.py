@@ -16,8 +16,9 @@ from emulator_tests.apps.requests_app import PublicMediator
 from emulator_tests.test_requests import Served
 from emulator_tests.test_security_rules import Client
 from examples.meeting_room.views import MeetingSession
-from onto_functions import Mediator, source
-from onto_functions.deploy.rules import RulesRefused, check_user_rules, render_rules, view_rules
+from onto_functions import Mediator, ViewModel, source
+from onto_functions import fields as view_fields
+from onto_functions.deploy.rules import RulesRefused, ViewRule, check_user_rules, render_rules, view_rules
 from onto_functions.deploy.rules_text import read_user_rules
 from onto_functions.local.emulator_rules import load_rules
 from onto_functions.local.id_tokens import sign_in
@@ -148,3 +149,23 @@ def test_one_key_two_users_two_answers_and_a_changed_body_is_refused(serve, auth
     status, body, _ = take.call({"idempotencyKey": key, "n": 2}, alice)
     assert (status, body["error"]["status"]) == (400, "FAILED_PRECONDITION"), body  # a callable's code for 422
     assert "different request" in body["error"]["message"]
+
+
+class AnyCollectionView(ViewModel):
+    """A view whose top-level collection is a parameter: its reader rule would match every collection."""
+
+    class Meta:
+        path = "{kind}/{user_id}"
+        readable_by = "user_id"
+
+    total = view_fields.Int()
+
+
+def test_a_readable_view_that_can_sit_in_onto_collections_is_refused(firestore_emulator, project_id, db):
+    rule = ViewRule("{kind}/{user_id}", "user_id", ("AnyCollectionView",))
+    load_rules(firestore_emulator.host, project_id, render_rules(None, [rule], source="-", app="x"))
+    db.document("_onto_ledger/alice").set({"mark": 1})
+    alice = Client(firestore_emulator.host, project_id, "alice")
+    assert alice.get("_onto_ledger/alice") == 200  # what that rule would grant: onto's bookkeeping, read
+    with pytest.raises(RulesRefused, match=r"AnyCollectionView.Meta.path '\{kind\}/\{user_id\}'"):
+        view_rules([AnyCollectionView])
