@@ -22,6 +22,7 @@ from onto_functions.deploy.rules import RulesRefused, ViewRule, check_user_rules
 from onto_functions.deploy.rules_text import read_user_rules
 from onto_functions.local.emulator_rules import load_rules
 from onto_functions.local.id_tokens import sign_in
+from onto_functions.request_wire import MAX_BODY_BYTES
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -169,3 +170,13 @@ def test_a_readable_view_that_can_sit_in_onto_collections_is_refused(firestore_e
     assert alice.get("_onto_ledger/alice") == 200  # what that rule would grant: onto's bookkeeping, read
     with pytest.raises(RulesRefused, match=r"AnyCollectionView.Meta.path '\{kind\}/\{user_id\}'"):
         view_rules([AnyCollectionView])
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_parsed(serve):
+    """Parsed, 28 MB of numbers took 320 MB, before the caller is even known: a 256 MiB instance's end."""
+    huge = b'{"data":[' + b"0.5," * (MAX_BODY_BYTES // 4) + b"0]}"
+    status, body, _, _ = serve(PublicMediator, "public-echo").send("POST", "/echo", raw=huge)
+    assert status == 413 and "more than the" in body["error"]["message"], body
+    status, body, _, _ = serve(TicketMediator, "take-ticket").send("POST", "/", raw=huge)
+    assert (status, body["error"]["status"]) == (400, "INVALID_ARGUMENT"), body
+    assert serve(PublicMediator, "public-echo").send("POST", "/echo", raw=huge[:MAX_BODY_BYTES // 2] + b"0]}")[0] == 200
