@@ -180,3 +180,16 @@ def test_a_body_over_the_limit_is_refused_before_it_is_parsed(serve):
     status, body, _, _ = serve(TicketMediator, "take-ticket").send("POST", "/", raw=huge)
     assert (status, body["error"]["status"]) == (400, "INVALID_ARGUMENT"), body
     assert serve(PublicMediator, "public-echo").send("POST", "/echo", raw=huge[:MAX_BODY_BYTES // 2] + b"0]}")[0] == 200
+
+
+@pytest.mark.parametrize("user", ["match /{d=**} { allow read, write: if true }",
+                                  "match /{d=**} { allow read, write }",
+                                  "match /{d=**} {\n  allow read, write: if true\n}\nmatch /rooms/{r} { allow read: if false; }"])
+def test_a_user_allow_without_a_semicolon_is_checked_too(firestore_emulator, project_id, db, user):
+    """Firestore accepts an `allow` that ends at its block's `}`; the check saw only those ending in `;`."""
+    rules, views = read_user_rules(user, "firestore.rules.in"), view_rules([MeetingSession])
+    load_rules(firestore_emulator.host, project_id, render_rules(rules, views, source="firestore.rules.in", app="x"))
+    db.document("users/bob/meetingSessions/m1").set({"attending": "bob"})
+    assert Client(firestore_emulator.host, project_id, "alice").get("users/bob/meetingSessions/m1") == 200
+    with pytest.raises(RulesRefused, match="can reach the view users/"):
+        check_user_rules(rules, views, "firestore.rules.in")
