@@ -44,20 +44,26 @@ def loads_object(body: bytes, what: str) -> dict[str, Any]:
     """The JSON object in `body`, or JSONRefused naming `what` was expected and why not."""
     if not body.strip():
         raise JSONRefused(f"empty body: expected a {what} JSON object")
+    parsed = loads_value(body, what)
+    if not isinstance(parsed, dict):
+        raise JSONRefused(f"body is JSON {type(parsed).__name__}, expected a {what} object")
+    return parsed
+
+
+def loads_value(body: bytes, what: str) -> Any:
+    """The JSON value in `body` (a client's request body, an event), or JSONRefused naming `what` and why not."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise JSONRefused(f"body is not UTF-8 JSON ({what}): {exc}") from None
     if nests_deeper_than(body, MAX_DEPTH):
-        raise JSONRefused(f"body's JSON nests deeper than {MAX_DEPTH} levels ({what}): no Firestore event does")
+        raise JSONRefused(f"body's JSON nests deeper than {MAX_DEPTH} levels ({what}): no Firestore value can")
     try:
         parsed = json.loads(
             text, parse_constant=_refuse_constant, parse_int=_bounded_int, parse_float=_finite_float
         )
     except ValueError as exc:
         raise JSONRefused(f"body is not valid JSON ({what}): {exc}") from None
-    if not isinstance(parsed, dict):
-        raise JSONRefused(f"body is JSON {type(parsed).__name__}, expected a {what} object")
     if _SURROGATE_ESCAPE.search(text) and not _valid_unicode(parsed):
         raise JSONRefused(
             f"body's JSON has a lone UTF-16 surrogate escape ({what}): its text is not valid UTF-8"

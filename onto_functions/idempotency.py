@@ -5,8 +5,10 @@ whether its request applied, so it retries; with an `Idempotency-Key`
 header (HTTPS) or a key field in a callable's data (`idempotencyKey` by
 default) the retry is safe:
 
-- the key is scoped by function and caller (the verified uid, or
-  "anonymous"), so two users' keys never collide;
+- the key is scoped by function and caller (the verified uid, or the
+  empty text for anonymous callers, which no uid can be: a signed-in user
+  whose uid is "anonymous" is not the anonymous callers), so two callers'
+  keys never collide;
 - the handler's writes and the answer (`_onto_requests/...`, ledger.py)
   commit in ONE atomic commit whose precondition is that no answer is
   stored for the key yet: of concurrent requests with one key, on any
@@ -36,7 +38,7 @@ from .store import fetch
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
-ANONYMOUS = "anonymous"
+ANONYMOUS = ""  # Firebase uids are 1 to 128 characters: no signed-in caller has this scope
 
 
 def checked_key(key: Any, where: str) -> str | None:

@@ -6,6 +6,12 @@ A 2nd-gen function is served at its own URL and sees the path below it
 the prefix is taken off when its region and function name are this
 function's own. Route templates are checked when the source is declared
 (request_sources.normalise_route); matching here is exact per segment.
+
+A parameter is one segment, decoded: one that decodes to something holding
+"/" (`a%2Fb`, or `a%252Fb` once the server decoded it already) or to "." or
+".." is no match. Handlers put parameters into document paths
+(`rooms/{room_id}`); such a value would name another document, deeper or
+higher than the route offers, or one Firestore refuses.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ class Route:
         params: dict[str, str] = {}
         for segment, part in zip(self.segments, parts):
             if segment.startswith("{"):
+                if "/" in part or part in (".", ".."):
+                    return None
                 params[segment[1:-1]] = part
             elif segment != part:
                 return None

@@ -41,6 +41,7 @@ _ONE, _MANY = "{}", "{**}"  # wildcard kinds of a segment in the overlap check
 _ONE_RE = re.compile(r"^(\*|\{[A-Za-z_][A-Za-z0-9_]*(=\*)?\})$")
 _MANY_RE = re.compile(r"^(\*\*|\{[A-Za-z_][A-Za-z0-9_]*=\*\*\})$")
 _DOCUMENTS = ("databases", _ONE, "documents")  # where a whole file's matches reach documents
+_BOOKKEEPING = (RESERVED_PREFIX + "*", _MANY)  # every document of onto's own collections
 
 
 class RulesRefused(ValueError):
@@ -65,6 +66,10 @@ def view_rules(views: Iterable[type["ViewModel"]]) -> list[ViewRule]:
             raise RulesRefused(f"{view.__name__}.Meta.path {template!r}: the parameter {{database}} would hide the "
                                "rules' own {database} (match /databases/{database}/documents); rename it")
         rule = ViewRule(template, view.reader_param(), (view.__name__,))
+        if rule.reader and _overlaps(tuple(_kind(s) for s in template.split("/")), _BOOKKEEPING):
+            raise RulesRefused(f"{view.__name__}.Meta.path {template!r}: a parameter in a collection's place would "
+                               f"let its reader read onto's bookkeeping ({RESERVED_PREFIX}* collections) too; "
+                               "name the view's top-level collection")
         known = by_path.get(template)
         if known is not None and known.reader != rule.reader:
             raise RulesRefused(f"views {known.views[0]} and {view.__name__} share the path {template!r} but "
@@ -92,7 +97,7 @@ def check_user_rules(user: UserRules, views: Sequence[ViewRule], source: str) ->
             if _overlaps(path, prefix + tuple(_kind(s) for s in view.template.split("/"))):
                 raise RulesRefused(_refusal(grant, source, f"the view {view.template} ({', '.join(view.views)}), "
                                             "which only onto's functions write"))
-        if _overlaps(path, prefix + (RESERVED_PREFIX + "*", _MANY)):
+        if _overlaps(path, prefix + _BOOKKEEPING):
             raise RulesRefused(_refusal(grant, source, f"onto's bookkeeping ({RESERVED_PREFIX}* collections)"))
 
 
@@ -103,6 +108,9 @@ def _refusal(grant: Grant, source: str, what: str) -> str:
 
 
 def _kind(segment: str) -> str:
+    # Firestore reads `{ doc=** }` and `{doc /* c */ = **}` as `{doc=**}`: whitespace (comments are blanked
+    # to spaces) inside a wildcard's braces must not turn it into a literal that overlaps nothing.
+    segment = "".join(segment.split())
     if _MANY_RE.match(segment):
         return _MANY
     if _ONE_RE.match(segment):

@@ -22,7 +22,11 @@ from dataclasses import dataclass
 
 SERVICE = "cloud.firestore"
 _MATCH_RE = re.compile(r"\bmatch\s+(/(?:[^\s{}]|\{[^{}]*\})*)\s*\{")
-_ALLOW_RE = re.compile(r"\ballow\s+([^:;]*?)\s*(?::([^;]*))?;")
+# An `allow` ends at its `;`, or without one (Firestore accepts `allow read, write: if true }`) where
+# its block closes, the next `allow` starts or the level's text ends (a nested match, the block's end).
+_ALLOW_WORD = r"(?<![\w.])allow\b"
+_ALLOW_RE = re.compile(rf"{_ALLOW_WORD}\s*([^:;{{}}]*?)\s*(?::((?:(?!{_ALLOW_WORD})[^;}}])*))?"
+                       rf"(?:;|(?=\}})|(?={_ALLOW_WORD})|\Z)")
 _SERVICE_RE = re.compile(r"\bservice\s+([\w.]+)\s*\{")
 _VERSION_RE = re.compile(r"\brules_version[ \t]*=[ \t]*(['\"])[^'\"\n]*\1[ \t]*;?")
 
