@@ -67,6 +67,9 @@ AUTH_OPTION = typer.Option(False, "--auth", help="Start firebase-tools' Auth emu
                                                 "functions verify ID tokens against it.")
 AUTH_HOST_OPTION = typer.Option(None, "--auth-emulator-host", metavar="HOST:PORT",
                                 help="Use an Auth emulator that is already running instead of starting one.")
+WATCH_OPTION = typer.Option(True, "--watch/--no-watch",
+                            help="Reload the triggers an edit of the app changes (swap their workers).")
+JAR_OPTION = typer.Option(None, "--jar", help="cloud-firestore-emulator.jar to run.", exists=True, dir_okay=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -87,8 +90,7 @@ def emulate(
         None, "--emulator-host",
         help="Use an emulator that is already running (HOST:PORT) instead of starting one. It must "
              "have been started with --functions_emulator=127.0.0.1:PORT; pass that PORT as --port."),
-    jar: Optional[Path] = typer.Option(None, "--jar", help="cloud-firestore-emulator.jar to run.", exists=True,
-                                       dir_okay=False),
+    jar: Optional[Path] = JAR_OPTION,
     state_dir: Optional[Path] = typer.Option(None, "--state-dir",
                                              help="Where the queue and logs live (default .onto/emulate/PROJECT)."),
     fresh: bool = typer.Option(False, "--fresh", help="Drop events a previous run left queued."),
@@ -111,9 +113,7 @@ def emulate(
     tick_seconds: Optional[float] = typer.Option(None, "--tick-seconds", min=0.1, metavar="S",
         help="Local only: fire every schedule trigger every S seconds instead of on its schedule."),
     functions_port: int = FUNCTIONS_PORT_OPTION, auth: bool = AUTH_OPTION,
-    auth_emulator_host: Optional[str] = AUTH_HOST_OPTION,
-    watch: bool = typer.Option(True, "--watch/--no-watch",
-                               help="Reload the triggers an edit of the app changes (swap their workers)."),
+    auth_emulator_host: Optional[str] = AUTH_HOST_OPTION, watch: bool = WATCH_OPTION,
 ) -> None:
     from onto_functions.local.faults import FaultPlan
     from onto_functions.local.stack import StackConfig, StackError
@@ -125,8 +125,7 @@ def emulate(
             faults=FaultPlan(duplicate=duplicate, reorder=reorder, fail=fail, restart=restart, seed=seed),
             concurrency=concurrency, instances=instances, host_port=port, emulator_port=emulator_port,
             emulator_host=emulator_host, jar=jar, idle_seconds=idle_seconds, fresh=fresh, tick_seconds=tick_seconds,
-            functions_port=functions_port, auth=auth, auth_emulator_host=auth_emulator_host,
-            watch=watch,
+            functions_port=functions_port, auth=auth, auth_emulator_host=auth_emulator_host, watch=watch,
         )
     except (StackError, ValueError) as exc:
         _fail(str(exc))

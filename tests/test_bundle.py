@@ -349,3 +349,39 @@ def test_include_everything_takes_no_venv_egg_info_coverage_or_earlier_build_and
         assert "settings/app.json" in bundled  # what the include is for
         leaked = {f for f in bundled if f in never or f.split("/")[0] in {n.split("/")[0] for n in never}}
         assert not leaked and "firebase.json" not in bundled, leaked
+
+
+def requirement_names(bundle: Bundle) -> set[str]:
+    lines = (bundle.path / "requirements.txt").read_text().splitlines()
+    return {line.split("==")[0].lower().replace("_", "-") for line in lines if line and not line.startswith("#")}
+
+
+def test_firebase_admin_is_installed_by_request_functions_and_by_triggers_that_import_it(project):
+    """Token checks need firebase-admin; a trigger that never imports it does not install it."""
+    (project / "shop" / "api.py").write_text(textwrap.dedent('''
+        from onto_functions import Mediator, source
+
+        class ApiMediator(Mediator):
+            source = source.callable(allow="anyone")
+
+            @source.triggers.on_call
+            def ping(self, request, store):
+                return "pong"
+    '''))
+    (project / "shop" / "admin_audit.py").write_text(textwrap.dedent('''
+        import firebase_admin  # noqa: F401  (user code of its own)
+        from onto_functions import Mediator, source
+
+        class AdminAuditMediator(Mediator):
+            source = source.document("admin/{id}")
+
+            @source.triggers.on_create
+            def record(self, change, store):
+                pass
+    '''))
+    main = project / "shop" / "main.py"
+    main.write_text(main.read_text() + "from shop.api import ApiMediator\nfrom shop.admin_audit import AdminAuditMediator\n")
+    bundles = build(project)
+    assert "firebase-admin" in requirement_names(bundles["api-ping"])
+    assert "firebase-admin" not in requirement_names(bundles["order-count"])
+    assert "firebase-admin" in requirement_names(bundles["admin-audit-record"])

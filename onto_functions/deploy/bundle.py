@@ -35,7 +35,7 @@ from .import_closure import Closure, closure, module_file
 from .manifest import manifest_for, to_yaml
 from .project import ProjectConfig, load_project
 from .project_files import ProjectFiles
-from .requirement_pins import external_requirements, runtime_requirements
+from .requirement_pins import external_requirements, runtime_requirements_for
 from .runtime_files import runtime_files
 
 HASH_VERSION = b"onto-bundle-v1\0"
@@ -156,7 +156,8 @@ def bundled_user_files(spec: TriggerSpec, needed: Closure, project: ProjectFiles
 
 def generated_files(spec: TriggerSpec, needed: Closure, config: ProjectConfig) -> dict[str, bytes]:
     """main.py, requirements.txt and functions.yaml of the trigger's bundle, from function_templates/."""
-    requirements = [*runtime_requirements(), *external_requirements(needed.external), *config.requirements]
+    runtime = runtime_requirements_for(spec.kind.is_request)
+    requirements = [*runtime, *external_requirements(needed.external, runtime), *config.requirements]
     return {
         "main.py": templates.render(
             "main.py.tmpl", trigger=spec.name, module=spec.module, mediator_root=spec.mediator.split(".")[0],

@@ -69,9 +69,22 @@ def _packages_distributions() -> dict[str, list[str]]:
     return mapping
 
 
-def external_requirements(modules: Iterable[str]) -> list[str]:
-    """Pins for the third-party modules user code imports (those the runtime provides are pinned already)."""
-    runtime = {normalise(r.split("==")[0]) for r in runtime_requirements()}
+# Installed only where it is imported: HTTPS and callable functions verify Firebase ID tokens with it;
+# a trigger's bundle would install it (tens of MB) for nothing.
+REQUEST_ONLY = frozenset({"firebase-admin"})
+
+
+def runtime_requirements_for(serves_requests: bool) -> tuple[str, ...]:
+    """The runtime's pins that one function installs: without the request-only ones for an event trigger."""
+    return tuple(r for r in runtime_requirements()
+                 if serves_requests or normalise(r.split("==")[0]) not in REQUEST_ONLY)
+
+
+def external_requirements(modules: Iterable[str], runtime_pins: Iterable[str] | None = None) -> list[str]:
+    """Pins for the third-party modules user code imports (those in `runtime_pins`, default the runtime's,
+    are pinned already)."""
+    pins_of_runtime = runtime_requirements() if runtime_pins is None else runtime_pins
+    runtime = {normalise(r.split("==")[0]) for r in pins_of_runtime}
     pins: dict[str, None] = {}
     missing: set[str] = set()
     for module in sorted(modules):
