@@ -69,3 +69,15 @@ def test_unchanged_reads_commit_atomically_with_bookkeeping(db):
     work.commit([(Write("create", "_onto_ledger/x", {"ok": True}), True)])
     assert db.document("views/s").get().to_dict() == {"copy": 1}
     assert db.document("_onto_ledger/x").get().exists
+
+
+@pytest.mark.parametrize("path", ["_onto_ledger/forged", "/_onto_requests/k", "_onto_watermarks/a/b/c"])
+def test_a_handler_cannot_write_ontos_bookkeeping(db, path):
+    """A path built from client input (a route parameter) must not reach the ledger or stored answers."""
+    uow = UnitOfWork(db)
+    for write in (lambda: uow.write(path, {"outcome": "applied"}), lambda: uow.create_document(path, {}),
+                  lambda: uow.remove(path)):
+        with pytest.raises(ValueError, match="onto's own bookkeeping"):
+            write()
+    uow.commit()
+    assert not db.document(path.strip("/")).get().exists

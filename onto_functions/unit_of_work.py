@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
+from .names import RESERVED_PREFIX
 from .store import Filters, Store, StoredDocument, fetch, run_query, to_firestore
 
 _ABSENT = None
@@ -105,6 +106,11 @@ class UnitOfWork(Store):
         self._buffer(Write("delete", path.strip("/")))
 
     def _buffer(self, write: Write) -> None:
+        if write.path.startswith(RESERVED_PREFIX):
+            # A handler that builds a path from its input (a route parameter, a message) must not reach the
+            # ledger: a forged mark or stored answer would make onto skip an event or replay a request.
+            raise ValueError(f"{write.path!r} is onto's own bookkeeping ({RESERVED_PREFIX}* collections): "
+                             "a handler may not write it")
         # The last write to a document wins, as it would inside a transaction.
         self.writes.pop(write.path, None)
         self.writes[write.path] = write
