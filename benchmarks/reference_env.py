@@ -28,8 +28,10 @@ FIREBASE_FUNCTIONS = "firebase-functions==0.6.0"
 
 
 # What both handlers run on besides their own code: the same versions in both environments.
+# marshmallow too, so that onto's bundle imports there as well (google-events comes with firebase-functions,
+# which pins an older one).
 SHARED = ("functions-framework", "google-cloud-firestore", "google-api-core", "grpcio", "protobuf", "flask",
-          "gunicorn")
+          "gunicorn", "marshmallow")
 
 
 def reference_requirements() -> list[str]:
