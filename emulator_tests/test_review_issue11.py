@@ -62,3 +62,60 @@ def test_an_app_module_reading_its_environment_at_import_sees_its_own_trigger_s(
     seen = db.document("seen/ada")
     wait_for(lambda: seen.get().exists, timeout=60)
     assert seen.get().to_dict() == {"greeting": "Bonjour", "service": "env-record"}
+
+
+# ------------------------------------------------------------------ the dev loop and a trigger's own settings
+
+from .test_dev_loop import mediator, next_record, project, save, seen, watched_stack  # noqa: E402,F401
+
+GREETING_MEDIATOR = '''
+
+from onto_functions.secrets import param
+
+
+class Greeting(ViewModel):
+    class Meta:
+        path = "greetings/{doc_id}"
+
+    text = fields.Str()
+
+
+class GreeterMediator(Mediator):
+    class Meta:
+        params = ("GREETING",)
+
+    source = source.document("visitors/{doc_id}")
+    sink = sink.firestore(Greeting)
+
+    @source.triggers.on_create
+    def greet(self, change: Change[dict], store: Store) -> None:
+        self.sink.emit(store, Greeting(text=param("GREETING")), doc_id=change.params["doc_id"])
+'''
+
+
+def test_an_edit_that_declares_a_param_gives_the_swapped_workers_its_value(watched_stack, project):
+    """The trigger's secrets and params are read from .secret.local/.env.local at start for the triggers of
+    that moment; an edit that adds a trigger (or a declaration) must give its workers the values too, as a
+    restart of `onto emulate` would, or every event of it fails with MissingSetting."""
+    (project / ".env.local").write_text("GREETING=Bonjour\n")
+    records: list = []
+    stack = watched_stack(records)
+    db = stack.client()
+    db.document("docs/first").set({"n": 1})
+    assert seen(db, "first")["version"] == 1
+
+    save(project / "devapp" / "main.py", mediator(extra=GREETING_MEDIATOR))
+    assert next_record(records, "reloaded", 0)["added"] == ["greeter-greet"]
+    db.document("visitors/ada").set({"name": "Ada"})
+    greeting = db.document("greetings/ada")
+    wait_for(lambda: greeting.get().exists, timeout=30, message="the greeting written by the added trigger")
+    assert greeting.get().to_dict() == {"text": "Bonjour"}
+
+
+def test_an_edit_that_declares_a_param_with_no_value_keeps_the_old_code_and_names_it(watched_stack, project):
+    records: list = []
+    stack = watched_stack(records)
+    save(project / "devapp" / "main.py", mediator(extra=GREETING_MEDIATOR))
+    failed = next_record(records, "reload_failed", 0)
+    assert "param GREETING for greeter-greet" in failed["error"] and "\n" not in failed["error"]
+    assert "greeter-greet" not in stack.workers.bundles
