@@ -78,6 +78,10 @@ def register(app: typer.Typer) -> None:
 # --------------------------------------------------------------------------- emulate
 
 
+WATCH_OPTION = typer.Option(True, "--watch/--no-watch",
+                            help="Reload the triggers an edit of the app changes (swap their workers).")
+
+
 def emulate(
     app_ref: Optional[str] = typer.Argument(None, metavar="[APP]", help=APP_HELP),
     project: str = typer.Option("demo-onto", "--project", help="Project id; must start with 'demo-'."),
@@ -111,9 +115,7 @@ def emulate(
     tick_seconds: Optional[float] = typer.Option(None, "--tick-seconds", min=0.1, metavar="S",
         help="Local only: fire every schedule trigger every S seconds instead of on its schedule."),
     functions_port: int = FUNCTIONS_PORT_OPTION, auth: bool = AUTH_OPTION,
-    auth_emulator_host: Optional[str] = AUTH_HOST_OPTION,
-    watch: bool = typer.Option(True, "--watch/--no-watch",
-                               help="Reload the triggers an edit of the app changes (swap their workers)."),
+    auth_emulator_host: Optional[str] = AUTH_HOST_OPTION, watch: bool = WATCH_OPTION,
 ) -> None:
     from onto_functions.local.faults import FaultPlan
     from onto_functions.local.stack import StackConfig, StackError
@@ -125,8 +127,7 @@ def emulate(
             faults=FaultPlan(duplicate=duplicate, reorder=reorder, fail=fail, restart=restart, seed=seed),
             concurrency=concurrency, instances=instances, host_port=port, emulator_port=emulator_port,
             emulator_host=emulator_host, jar=jar, idle_seconds=idle_seconds, fresh=fresh, tick_seconds=tick_seconds,
-            functions_port=functions_port, auth=auth, auth_emulator_host=auth_emulator_host,
-            watch=watch,
+            functions_port=functions_port, auth=auth, auth_emulator_host=auth_emulator_host, watch=watch,
         )
     except (StackError, ValueError) as exc:
         _fail(str(exc))
