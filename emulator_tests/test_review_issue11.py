@@ -119,3 +119,23 @@ def test_an_edit_that_declares_a_param_with_no_value_keeps_the_old_code_and_name
     failed = next_record(records, "reload_failed", 0)
     assert "param GREETING for greeter-greet" in failed["error"] and "\n" not in failed["error"]
     assert "greeter-greet" not in stack.workers.bundles
+
+
+def test_deleting_the_mediator_file_keeps_the_old_workers_and_restoring_it_swaps(watched_stack, project):
+    records: list = []
+    stack = watched_stack(records)
+    db = stack.client()
+    db.document("docs/first").set({"n": 1})
+    assert seen(db, "first")["version"] == 1
+
+    (project / "devapp" / "main.py").unlink()
+    failed = next_record(records, "reload_failed", 0)
+    assert "devapp.main" in failed["error"] and "\n" not in failed["error"]
+    db.document("docs/while-gone").set({"n": 2})
+    assert seen(db, "while-gone")["version"] == 1  # the old workers still serve
+
+    save(project / "devapp" / "version.py", "VERSION = 2\n")  # an edit of another file while it is gone
+    save(project / "devapp" / "main.py", mediator())  # the file is back
+    assert next_record(records, "reloaded", 0)["triggers"] == ["seen-copy"]
+    db.document("docs/back").set({"n": 3})
+    assert seen(db, "back")["version"] == 2
