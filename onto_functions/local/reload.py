@@ -96,7 +96,8 @@ class Reloader:
 
     def __init__(self, app: str, project_root: Path, bundles: Sequence[Bundle], *, generations_dir: Path,
                  host: FunctionHost, pool: WorkerPool, connect: Callable[[TriggerSpec], None],
-                 emit: Callable[[dict[str, Any]], None]) -> None:
+                 emit: Callable[[dict[str, Any]], None],
+                 settings: Callable[[list[TriggerSpec]], dict[str, dict[str, str]]] | None = None) -> None:
         self.app = app
         self.root = project_root.resolve()
         self.generations_dir = generations_dir
@@ -104,6 +105,10 @@ class Reloader:
         self.pool = pool
         self.connect = connect  # make the platform send the trigger's events to the host (emulator, Pub/Sub)
         self.emit = emit
+        # each trigger's secret and param values (local_settings.worker_settings), read again at every reload:
+        # an edit may declare new ones, or add a trigger that has some
+        self.settings = settings or (lambda specs: {})
+        self._env: dict[str, dict[str, str]] = {}
         self.running: dict[str, Bundle] = {b.spec.name: b for b in bundles}
         self.generation = 0
         self._broken: set[Path] = set()  # a file the last failed reload named: watched until it is fixed
@@ -138,6 +143,7 @@ class Reloader:
             began = time.monotonic()
             try:
                 fresh = self._collect(self.generation + 1)
+                self._env = self.settings([item.bundle.spec for item in fresh])  # a missing value fails the reload
             except Exception as exc:  # the edit broke the app: keep what runs, say where
                 return self._failed(locate(exc, self.root), began)
             self._broken.clear()
@@ -198,17 +204,22 @@ class Reloader:
 
     def _swap_one(self, item: BundleContents, failed: dict[str, str]) -> None:
         bundle = self._written(item)
+        name = bundle.spec.name
+        previous = self.pool.trigger_env.get(name, {})
+        self.pool.trigger_env[name] = self._env.get(name, {})  # what the new generation's workers start with
         try:
             self.pool.swap(bundle, self.generation)
             self.host.serve(bundle.spec)
             self.connect(bundle.spec)
         except Exception as exc:  # the new worker did not start: the old generation still serves
-            failed[bundle.spec.name] = _first_line(exc)
+            self.pool.trigger_env[name] = previous
+            failed[name] = _first_line(exc)
             return
         self.running[bundle.spec.name] = bundle
 
     def _add(self, item: BundleContents) -> None:
         bundle = self._written(item)
+        self.pool.trigger_env[bundle.spec.name] = self._env.get(bundle.spec.name, {})
         self.pool.swap(bundle, self.generation)  # no worker ran before: its instances start on first use
         self.host.serve(bundle.spec)
         self.connect(bundle.spec)

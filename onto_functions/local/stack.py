@@ -300,7 +300,9 @@ class LocalStack:
         assert self.host is not None and self.workers is not None
         self.reloader = Reloader(self.config.app, self.config.project_root, bundles,
                                  generations_dir=self.bundle_dir / GENERATIONS, host=self.host, pool=self.workers,
-                                 connect=self._connect, emit=self._emit)
+                                 connect=self._connect, emit=self._emit,
+                                 settings=lambda specs: worker_settings(specs, self.config.project_root,
+                                                                        self.config.project))
         self.watcher = SourceWatcher(self.reloader.watched_files, self.reload).start()
         self.reload()  # an edit made while the stack started (after its bundles were built)
 

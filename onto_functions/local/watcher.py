@@ -6,8 +6,9 @@ to nothing, needs no dependency and works the same on every file system
 (bind mounts, network folders, editors that save by renaming a new file
 over the old one) where inotify-style watchers miss events or need one.
 
-What counts as a change: a watched file's mtime, size or inode (a missing
-file too), and the module names in the folder of each watched file (a new
+What counts as a change: a watched file's mtime, ctime, size or inode (a
+missing file too; ctime because a tool that restores a file's mtime, such
+as rsync -t or `touch -r`, cannot restore it), and the module names in the folder of each watched file (a new
 module may shadow an import, a deleted one may break it). Other files of
 those folders (an editor's swap file) do not count.
 
@@ -46,7 +47,7 @@ def _file_identity(path: Path) -> Hashable:
         stat = path.stat()
     except OSError:
         return None
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    return (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
 
 
 def _module_names(folder: Path) -> Hashable:

@@ -36,7 +36,7 @@ import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
-from .zygote_app import PreloadedModules, preload_app, same_app_modules
+from .zygote_app import PreloadedModules, preload_app, same_app_modules, same_environment
 
 PRELOADED = ("functions_framework", "flask", "werkzeug", "google.cloud.firestore", "grpc",
              "google.events.cloud.firestore", "onto_functions.entrypoint")
@@ -74,7 +74,9 @@ def fork_worker(request: dict[str, Any], installed: dict[str, str], app: Preload
     bundle = Path(request["bundle"])
     runtime = bundle_runtime(bundle, installed)  # read here: the child copies no page for it
     # App modules built on a runtime the worker will not use go too, even when their own files match.
-    foreign = list(app) if runtime == DIFFERENT or not same_app_modules(bundle, app) else []
+    # And so do they when their import read a variable that this worker's environment sets otherwise.
+    foreign = (list(app) if runtime == DIFFERENT or not same_app_modules(bundle, app)
+               or not same_environment(request["env"]) else [])
     zygote = os.getpid()
     pid = os.fork()
     if pid == 0:
