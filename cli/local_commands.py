@@ -81,10 +81,6 @@ def register(app: typer.Typer) -> None:
 # --------------------------------------------------------------------------- emulate
 
 
-WATCH_OPTION = typer.Option(True, "--watch/--no-watch",
-                            help="Reload the triggers an edit of the app changes (swap their workers).")
-
-
 def emulate(
     app_ref: Optional[str] = typer.Argument(None, metavar="[APP]", help=APP_HELP),
     project: str = typer.Option("demo-onto", "--project", help="Project id; must start with 'demo-'."),
