@@ -41,15 +41,27 @@ def ENTRY(request):
 '''
 
 ECHO = '''
-"""Echoes the request body after a short pause, with the connection it came on."""
-import json, random, time
+"""Echoes the request body, with the connection it came on, once another request is in flight too
+(or a deadline passed): answers overlap, so a mixed-up connection would show."""
+import json, threading
 import functions_framework
+
+inside = 0
+changed = threading.Condition()
 
 
 @functions_framework.http
 def ENTRY(request):
-    time.sleep(random.random() * 0.01)
-    return json.dumps({"body": request.get_data(as_text=True), "port": request.environ.get("REMOTE_PORT")})
+    global inside
+    with changed:
+        inside += 1
+        changed.notify_all()
+        changed.wait_for(lambda: inside >= 2, timeout=0.2)
+    try:
+        return json.dumps({"body": request.get_data(as_text=True), "port": request.environ.get("REMOTE_PORT")})
+    finally:
+        with changed:
+            inside -= 1
 '''
 
 
