@@ -59,8 +59,9 @@ APP_HELP = ("The app: 'package.module' (every Mediator in it) or 'package.module
 
 
 # The request side's options of `onto emulate` (HTTPS and callable functions).
+DEFAULT_FUNCTIONS_PORT = 5001  # firebase-tools' functions emulator port: client SDKs' connectFunctionsEmulator
 FUNCTIONS_PORT_OPTION = typer.Option(
-    5001, "--functions-port", min=0,
+    DEFAULT_FUNCTIONS_PORT, "--functions-port", min=0,
     help="Where HTTPS and callable functions answer, at firebase-tools' URL shape "
          "http://127.0.0.1:PORT/PROJECT/REGION/FUNCTION (0: a free port).")
 AUTH_OPTION = typer.Option(False, "--auth", help="Start firebase-tools' Auth emulator beside the stack; "

@@ -27,6 +27,10 @@ from .spec import TriggerSpec
 from .store import StoredDocument, fetch
 from .unit_of_work import CommitRejected, CommitUncertain, UnitOfWork, Write
 
+# The headers that say what a refused request was (CloudEvent attributes, Cloud Scheduler's): kept in its dead
+# letter, and what tells one refused request from another (its dead letter's key).
+KEPT_HEADER_PREFIXES = ("ce-", "x-cloudscheduler-")
+
 _MAX_REQUEST_BYTES = 512 * 1024  # a dead letter must fit a 1 MiB document
 # Refused requests are mostly junk (or a stranger's), so unlike an event's dead letter they
 # expire, unless the trigger sets dead_letter_ttl_days: a month to notice and replay them.
@@ -94,7 +98,7 @@ class FailureBook:
         from .store import write_retry
 
         kept = {k.lower(): v for k, v in headers.items()
-                if k.lower().startswith(("ce-", "x-cloudscheduler-")) or k.lower() == "content-type"}
+                if k.lower().startswith(KEPT_HEADER_PREFIXES) or k.lower() == "content-type"}
         data = self._letter(reason, {"eventId": kept.get("ce-id", ""), "refused": True, **_request(kept, body)},
                             self.spec.options.dead_letter_ttl_days or REFUSED_TTL_DAYS)
         client.document(ledger.dead_letter_path(self.spec.name, f"request-{key}")).set(data, retry=write_retry())

@@ -39,7 +39,7 @@ from typing import Any, Union
 from urllib.parse import quote
 
 from .events import DocumentEvent
-from .names import RESERVED_PREFIX  # noqa: F401  (one home: the rules of names)
+from .names import MAX_ID_BYTES
 from .store import StoredDocument, fetch
 from .stream_events import MessageEvent, TickEvent
 
@@ -54,13 +54,11 @@ REQUESTS = "_onto_requests"
 COLLECTIONS = (LEDGER, WATERMARKS, FAILURES, DEAD_LETTERS, REPLAYED, REQUESTS)
 EXPIRY_FIELD = "expireAt"
 
-_MAX_ID_BYTES = 1500
-
 
 def _doc_id(trigger: str, key: str) -> str:
     """A readable id; hashed only when it would pass Firestore's 1,500-byte limit."""
     doc_id = f"{trigger}~{quote(key, safe='')}"
-    if len(doc_id.encode()) > _MAX_ID_BYTES:
+    if len(doc_id.encode()) > MAX_ID_BYTES:
         doc_id = f"{trigger}~sha256-{hashlib.sha256(key.encode()).hexdigest()}"
     return doc_id
 

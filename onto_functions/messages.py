@@ -14,10 +14,10 @@ once: the message will never change, so a redelivery cannot help.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Mapping
 
+from .bounded_json import loads_value
 from .stream_events import MessageEvent, TickEvent
 
 _UNSET: Any = object()
@@ -46,9 +46,9 @@ class Message:
     def json(self) -> Any:
         """The data parsed as JSON (UTF-8)."""
         if self._json is _UNSET:
-            try:
-                self._json = json.loads(self.event.data.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
+            try:  # bounded: nesting past Firestore's depth, NaN or huge numbers are unfit, not a crash
+                self._json = loads_value(self.event.data, "message data")
+            except ValueError as exc:
                 raise UnfitMessage(f"message {self.message_id} on {self.topic!r}: data is not JSON: {exc}") from None
         return self._json
 

@@ -15,7 +15,6 @@ from typing import Any, Callable, Mapping
 from .spec import TRIGGER_NAMES, EventKind, TriggerOptions
 
 OPTION_NAMES = set(TriggerOptions.__dataclass_fields__)
-_OPTION_NAMES = OPTION_NAMES
 
 
 @dataclass(frozen=True)
@@ -38,11 +37,11 @@ class Triggers:
 
     def _decorator(self, kind: EventKind) -> Callable[..., Any]:
         def trigger(fn: Callable | None = None, *, name: str | None = None, **options: Any) -> Any:
-            unknown = set(options) - _OPTION_NAMES
+            unknown = set(options) - OPTION_NAMES
             if unknown:
                 raise TypeError(
                     f"{kind.trigger_name}: unknown option(s) {', '.join(sorted(unknown))}; "
-                    f"known: {', '.join(sorted(_OPTION_NAMES))}"
+                    f"known: {', '.join(sorted(OPTION_NAMES))}"
                 )
 
             def register(handler: Callable) -> Callable:

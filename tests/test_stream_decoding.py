@@ -116,6 +116,13 @@ def test_message_decodes_json_and_schema_on_demand():
         Message(MessageEvent(**{**EVENT.__dict__, "data": b'{"sku": "a"}'}), Order()).value
 
 
+@pytest.mark.parametrize("data", [b"[" * 5000 + b"]" * 5000, b'{"qty": NaN}', b'{"qty": 1e400}'])
+def test_hostile_message_data_is_unfit_not_a_crash(data):
+    """A poison message is dead-lettered at once (UnfitMessage), never redelivered as a handler failure."""
+    with pytest.raises(UnfitMessage, match="not JSON"):
+        Message(MessageEvent(**{**EVENT.__dict__, "data": data})).json
+
+
 @pytest.mark.parametrize("text, zone, after, expected", [
     ("every 5 minutes", None, "2026-11-28T23:58:10Z", "2026-11-29T00:00:00Z"),
     ("every 2 hours", "Europe/Paris", "2026-11-28T12:30:00Z", "2026-11-28T13:00:00Z"),

@@ -48,6 +48,7 @@ from ..spec import EventKind, TriggerSpec
 from .labels import labels_flag
 from .manifest import endpoint_labels, scheduler_retries
 from .plan import Action, Step
+from .urls import base_url
 
 DEFAULT_PARALLELISM = 4
 _DEPLOYS = (Action.CREATE, Action.UPDATE, Action.RULES)  # what the deploy command (phase) carries out
@@ -181,7 +182,7 @@ def scheduler_job_argv(step: Step, target: DeployTarget) -> tuple[str, ...]:
     assert step.bundle is not None
     spec, opts = step.bundle.spec, step.bundle.spec.options
     verb = "create" if step.action is Action.CREATE else "update"
-    uri = f"https://{opts.region}-{target.project}.cloudfunctions.net/{spec.name}"
+    uri = base_url(spec, target.project)
     account = target.scheduler_service_account or f"{target.project}@appspot.gserviceaccount.com"
     argv = [
         target.gcloud_bin, "scheduler", "jobs", verb, "http", scheduler_job_name(spec),

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import os
-import pickle
 from pathlib import Path
 
-from .user_cache import cache_dir
+from .user_cache import cache_dir, load, store
 
 Imports = list[tuple[str, tuple[str, ...]]]
 FORMAT = 1
@@ -45,18 +43,9 @@ def parsed_imports(data: bytes, module: str, is_package: bool, filename: str) ->
 def save() -> None:
     """Write new answers to the cache folder (a read-only or missing one is fine: the next run parses again)."""
     global _dirty
-    if not _dirty or _answers is None:
-        return
-    path = _path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        with temporary.open("wb") as f:
-            pickle.dump({"format": FORMAT, "answers": _answers}, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, path)
+    if _dirty and _answers is not None:
+        store(_path(), {"format": FORMAT, "answers": _answers})
         _dirty = False
-    except OSError:
-        pass
 
 
 def imports_of(tree: ast.AST, module: str, is_package: bool) -> Imports:
@@ -89,14 +78,8 @@ def _loaded() -> dict[tuple[str, bool, bytes], Imports]:
 
 
 def _read(path: Path) -> dict[tuple[str, bool, bytes], Imports]:
-    try:
-        with path.open("rb") as f:
-            entry = pickle.load(f)
-    except Exception:  # missing, truncated, or another version's: start empty
-        return {}
-    if isinstance(entry, dict) and entry.get("format") == FORMAT and isinstance(entry.get("answers"), dict):
-        return entry["answers"]
-    return {}
+    entry = load(path, FORMAT)
+    return entry["answers"] if entry is not None and isinstance(entry.get("answers"), dict) else {}
 
 
 def _path() -> Path:

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 from ..spec import TriggerSpec
 from .import_closure import SKIPPED_DIRS
-from .user_cache import cache_dir
+from .user_cache import cache_dir, load, store
 
 FORMAT = 1
 
@@ -46,11 +45,13 @@ def cached_discovery(app: str, root: Path, discover: Callable[[], tuple[list[Tri
     """
     key = hashlib.sha256(f"{root.resolve()}\0{app}".encode()).hexdigest()[:24]
     path = cache_dir() / "specs" / f"{key}.pickle"
-    entry = _load(path)
+    entry = load(path, FORMAT)
     if entry is not None and entry.get("inputs") == fingerprint(root, entry.get("files", ())):
         return list(entry["specs"])
     specs, files = discover()
-    _store(path, {"format": FORMAT, "files": tuple(files), "inputs": fingerprint(root, files), "specs": specs})
+    inputs = fingerprint(root, files)
+    if inputs is not None:
+        store(path, {"format": FORMAT, "files": tuple(files), "inputs": inputs, "specs": specs})
     return specs
 
 
@@ -80,25 +81,3 @@ def _runtime_stamp() -> tuple[tuple[str, int, int], ...]:
         stat = path.stat()
         stamp.append((path.name, stat.st_size, stat.st_mtime_ns))
     return tuple(stamp)
-
-
-def _load(path: Path) -> dict[str, Any] | None:
-    try:
-        with path.open("rb") as f:
-            entry = pickle.load(f)
-    except Exception:  # missing, truncated, or written by another version: a miss
-        return None
-    return entry if isinstance(entry, dict) and entry.get("format") == FORMAT else None
-
-
-def _store(path: Path, entry: dict[str, Any]) -> None:
-    if entry["inputs"] is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        with temporary.open("wb") as f:
-            pickle.dump(entry, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, path)
-    except OSError:  # a read-only project still works, uncached
-        pass

@@ -13,11 +13,16 @@ from ..spec import EventKind, TriggerSpec
 PROJECT_PLACEHOLDER = "PROJECT"
 
 
+def base_url(spec: TriggerSpec, project: str | None = None) -> str:
+    """Where the function answers HTTP (a request function, or a schedule trigger Cloud Scheduler calls)."""
+    return f"https://{spec.options.region}-{project or PROJECT_PLACEHOLDER}.cloudfunctions.net/{spec.name}"
+
+
 def function_url(spec: TriggerSpec, project: str | None = None) -> str | None:
     """The function's production URL (an HTTPS function's route appended), or None for an event trigger."""
     if not spec.kind.is_request:
         return None
-    base = f"https://{spec.options.region}-{project or PROJECT_PLACEHOLDER}.cloudfunctions.net/{spec.name}"
+    base = base_url(spec, project)
     if spec.kind is EventKind.REQUEST and spec.route and spec.route != "/":
         return base + spec.route
     return base

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from ..deploy.function_settings import param_files
 from ..spec import TriggerSpec
 
 SECRET_FILE = ".secret.local"
@@ -27,7 +28,7 @@ SECRET_FILE = ".secret.local"
 
 def local_param_files(project: str) -> tuple[str, ...]:
     """firebase-tools' emulator order: `.env`, `.env.<project>`, then `.env.local` (a later one wins)."""
-    return (".env", f".env.{project}", ".env.local")
+    return (*param_files(project), ".env.local")
 
 
 def worker_settings(specs: Iterable[TriggerSpec], root: Path, project: str,

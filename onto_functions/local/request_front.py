@@ -39,7 +39,6 @@ from .workers import Worker, WorkerError
 
 log = logging.getLogger("onto_functions.local")
 
-DEFAULT_FUNCTIONS_PORT = 5001  # firebase-tools' functions emulator port
 INSTANCE_HEADER = "X-Onto-Instance"
 # Hop-by-hop headers (RFC 9110 7.6.1) and the ones this front sets itself.
 _NOT_FORWARDED = frozenset({"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te",

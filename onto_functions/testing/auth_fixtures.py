@@ -34,6 +34,7 @@ import pytest
 from ..local.auth_emulator import AuthEmulator
 from ..local.emulator_api import EmulatorError
 from ..local.emulator_client import emulator_client
+from ..local.request_serving import AUTH_ENV
 from .emulator_fixtures import EmulatorHandle
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["TestUser", "auth_db", "auth_emulator", "auth_user"]
 
 pytest_plugins = ["onto_functions.testing.emulator_fixtures"]
-EMULATOR_HOST_ENV = "FIREBASE_AUTH_EMULATOR_HOST"
+EMULATOR_HOST_ENV = AUTH_ENV  # one name, the local stack's
 
 
 @dataclass(frozen=True)
