@@ -279,6 +279,7 @@ def _guard(work: Callable[[], T]) -> T:
     from google.api_core.exceptions import GoogleAPIError
 
     from onto_functions.discovery import DiscoveryError
+    from onto_functions.firestore_rest import FirestoreError
     from onto_functions.ops import backfill as backfills
     from onto_functions.ops import dead_letters as letters
     from onto_functions.ops.operator import OpsError
@@ -292,6 +293,8 @@ def _guard(work: Callable[[], T]) -> T:
         _exit(EXIT_BAD_INPUT, str(exc))
     except GoogleAPIError as exc:
         _exit(EXIT_FAILED, f"Firestore: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    except FirestoreError as exc:
+        _exit(EXIT_FAILED, f"Firestore: {exc.status}: {exc.message.splitlines()[0] if exc.message else ''}")
 
 
 def _exit(code: int, message: str, label: str = "error:") -> NoReturn:

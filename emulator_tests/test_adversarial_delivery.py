@@ -19,13 +19,14 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from google.api_core.exceptions import DeadlineExceeded
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from onto_functions import Mediator, ledger, sink, source
+from onto_functions.clients import document_client
 from onto_functions.contention import ContentionPolicy
 from onto_functions.encoding import encode_cloudevent
 from onto_functions.entrypoint import TriggerFunction
+from onto_functions.firestore_rest import FirestoreError, FirestoreRest
 from onto_functions.ops import dead_letters as letters
 from onto_functions.ops.offline import offline_executor
 from onto_functions.testing.builders import document_event, next_time
@@ -194,31 +195,20 @@ def test_a_replay_days_later_applies_the_fixed_event(db, project_id):
 
 # ---------------------------------------------------------------- 5. a commit whose answer was lost
 
-class LostAnswers:
-    """A real client whose next `n` commits land and then report DeadlineExceeded."""
+class LostAnswers(FirestoreRest):
+    """A real client whose next `n` commits land and then report DEADLINE_EXCEEDED."""
 
     def __init__(self, client: Any, n: int = 1) -> None:
-        self._client, self.left = client, n
+        real = document_client(client)
+        super().__init__(real.project, real.database, emulator_host=real.emulator_host)
+        self.left = n
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def _lose(self, committer: Any) -> Any:
-        outer = self
-        real_commit = committer.commit if hasattr(committer, "commit") else None
-
-        def commit(*args, **kw):
-            result = real_commit(*args, **kw)
-            if outer.left > 0:
-                outer.left -= 1
-                raise DeadlineExceeded("answer lost")
-            return result
-
-        committer.commit = commit
-        return committer
-
-    def batch(self):
-        return self._lose(self._client.batch())
+    def commit(self, writes: list, transaction: str | None = None) -> list:
+        result = super().commit(writes, transaction)
+        if self.left > 0:
+            self.left -= 1
+            raise FirestoreError("DEADLINE_EXCEEDED", "answer lost")
+        return result
 
 
 class Counting(Mediator):

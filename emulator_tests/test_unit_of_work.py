@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from google.api_core.exceptions import FailedPrecondition
 
+from onto_functions.firestore_rest import FirestoreError
 from onto_functions.unit_of_work import CommitRejected, StaleRead, UnitOfWork
 
 
@@ -56,7 +56,7 @@ def test_read_modify_write_loses_to_a_concurrent_write(db):
     db.document("views/hot").set({"n": 10})
     with pytest.raises(CommitRejected) as caught:
         work.commit()
-    assert isinstance(caught.value.cause, FailedPrecondition)
+    assert isinstance(caught.value.cause, FirestoreError) and caught.value.cause.status == "FAILED_PRECONDITION"
     assert db.document("views/hot").get().to_dict() == {"n": 10}
 
 

@@ -24,7 +24,7 @@ from . import ledger
 from .events import DocumentEvent
 from .ledger import AnyEvent
 from .spec import TriggerSpec
-from .store import StoredDocument, fetch
+from .store import Store, StoredDocument, fetch
 from .unit_of_work import CommitRejected, CommitUncertain, UnitOfWork, Write
 
 # The headers that say what a refused request was (CloudEvent attributes, Cloud Scheduler's): kept in its dead
@@ -95,13 +95,11 @@ class FailureBook:
 
     def refuse(self, client: Any, key: str, headers: Mapping[str, str], body: bytes, reason: str) -> None:
         """Record a request that can never be an event of this function (see entrypoint.py)."""
-        from .store import write_retry
-
         kept = {k.lower(): v for k, v in headers.items()
                 if k.lower().startswith(KEPT_HEADER_PREFIXES) or k.lower() == "content-type"}
         data = self._letter(reason, {"eventId": kept.get("ce-id", ""), "refused": True, **_request(kept, body)},
                             self.spec.options.dead_letter_ttl_days or REFUSED_TTL_DAYS)
-        client.document(ledger.dead_letter_path(self.spec.name, f"request-{key}")).set(data, retry=write_retry())
+        Store(client).write(ledger.dead_letter_path(self.spec.name, f"request-{key}"), data)
 
     def _letter(self, reason: str, fields: dict[str, Any], ttl_days: int | None) -> dict[str, Any]:
         now = self.clock()

@@ -118,7 +118,7 @@ class _Run:
                 return self._settled() or self._result(REFUSED, error=exc)
             except Exception as exc:  # the handler's own bug: 500, its detail only in the log
                 return self._settled() or self._failed(exc)
-            keys = [(self.client.project, getattr(self.client, "_database", ""), p) for p in work.writes]
+            keys = [(work.client.project, work.client.database, p) for p in work.writes]
             with self.runner.hot.turn([] if held else keys, self._remaining()):
                 try:
                     work.commit(self._bookkeeping(text))

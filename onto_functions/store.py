@@ -10,39 +10,29 @@ models and storage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, TypeVar
 
+from .clients import document_client
+from .firestore_rest import Filters, FirestoreRest, StoredDocument
+from .firestore_writes import Write, write_json
 from .names import relative_path as _relative
-from .values import DocRef, GeoPoint
+from .values import DocRef
 
 if TYPE_CHECKING:  # pragma: no cover
-    from google.cloud.firestore import Client
-
     from .models import DomainModel, Model, ViewModel
 
 D = TypeVar("D", bound="DomainModel")
 V = TypeVar("V", bound="ViewModel")
 
-Filters = tuple[tuple[str, Any], ...]
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    path: str
-    data: dict[str, Any]
-    update_time: datetime | None
-    create_time: datetime | None
+__all__ = ["Filters", "Store", "StoredDocument", "fetch", "run_query", "from_firestore"]
 
 
 class Store:
     """Reads and writes documents and models through one Firestore client."""
 
-    def __init__(self, client: "Client") -> None:
-        if not (hasattr(client, "document") and hasattr(client, "get_all")):
-            raise TypeError(f"Store needs a google.cloud.firestore Client, got {type(client).__name__}")
-        self.client = client
+    def __init__(self, client: Any) -> None:
+        """`client`: the runtime's FirestoreRest, or a google.cloud.firestore Client (tests, scripts)."""
+        self.client: FirestoreRest = document_client(client)
 
     # -- raw documents ---------------------------------------------------------
     def read(self, path: str) -> StoredDocument | None:
@@ -59,16 +49,17 @@ class Store:
         return run_query(self.client, collection, filters)
 
     def write(self, path: str, data: Mapping[str, Any], *, merge: bool = False) -> None:
-        payload = to_firestore(self.client, dict(data))
-        self.client.document(path).set(payload, merge=merge, retry=write_retry())
+        self._apply(Write("merge" if merge else "set", path.strip("/"), dict(data)))
 
     def create_document(self, path: str, data: Mapping[str, Any]) -> None:
-        """Create; fails with AlreadyExists if the document exists."""
-        payload = to_firestore(self.client, dict(data))
-        self.client.document(path).create(payload, retry=write_retry())
+        """Create; fails with FirestoreError ALREADY_EXISTS if the document exists."""
+        self._apply(Write("create", path.strip("/"), dict(data)))
 
     def remove(self, path: str) -> None:
-        self.client.document(path).delete(retry=write_retry())
+        self._apply(Write("delete", path.strip("/")))
+
+    def _apply(self, write: Write) -> None:
+        self.client.commit_with_retry([write_json(write, self.client.name(write.path), self.client.root)])
 
     # -- models --------------------------------------------------------------
     def get(self, model: type[D], doc_id: str | DocRef) -> D | None:
@@ -102,85 +93,26 @@ class Store:
     def create(self, obj: "DomainModel") -> None:
         """Create a domain document; one without a `doc_id` gets a new random id."""
         if not obj.doc_id:
-            obj.doc_id = self.client.collection(obj.collection()).document().id
+            obj.doc_id = self.client.new_document_id()
         self.create_document(obj.path, obj.to_document())
 
     def delete(self, obj: "Model") -> None:
         self.remove(obj.path)  # type: ignore[attr-defined]
 
 
-def fetch(client: Any, paths: list[str], transaction: Any = None) -> list[StoredDocument | None]:
+def fetch(client: Any, paths: list[str], transaction: str | None = None) -> list[StoredDocument | None]:
     """Several documents in one round trip, optionally inside a transaction."""
-    if not paths:
-        return []
-    refs = [client.document(p) for p in paths]
-    by_path: dict[str, StoredDocument | None] = {}
-    for snap in client.get_all(refs, transaction=transaction):
-        by_path[_relative(snap.reference.path)] = _stored(snap)
-    return [by_path.get(p) for p in paths]
+    return document_client(client).get_all(paths, transaction)
 
 
-def run_query(client: Any, collection: str, filters: Filters, transaction: Any = None) -> list[StoredDocument]:
+def run_query(client: Any, collection: str, filters: Filters, transaction: str | None = None) -> list[StoredDocument]:
     """An equality query on one collection, optionally inside a transaction."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    q: Any = client.collection(collection)
-    for key, value in filters:
-        q = q.where(filter=FieldFilter(key, "==", to_firestore(client, value)))
-    snaps = q.get(transaction=transaction) if transaction is not None else q.get()
-    return [d for d in map(_stored, snaps) if d is not None]
-
-
-_retry: Any = None
-
-
-def write_retry() -> Any:
-    """Retry a single write that lost a lock race, as Firestore's client SDKs do.
-
-    A write outside a transaction can be aborted while a transaction holds a
-    lock on its document (the emulator breaks such waits with a 2 s lock
-    timeout). An aborted write did not happen, so trying it again is safe.
-    """
-    global _retry
-    if _retry is None:
-        from google.api_core import exceptions as gexc
-        from google.api_core.retry import Retry, if_exception_type
-
-        _retry = Retry(
-            predicate=if_exception_type(gexc.Aborted, gexc.ServiceUnavailable),
-            initial=0.05, maximum=2.0, multiplier=2.0, timeout=60.0,
-        )
-    return _retry
-
-
-def _stored(snap: Any) -> StoredDocument | None:
-    if not snap.exists:
-        return None
-    return StoredDocument(
-        path=_relative(snap.reference.path),
-        data=from_firestore(snap.to_dict() or {}),
-        update_time=snap.update_time,
-        create_time=snap.create_time,
-    )
-
-
-def to_firestore(client: Any, value: Any) -> Any:
-    """DocRef → DocumentReference and GeoPoint → the client's, recursively; the rest as is."""
-    if isinstance(value, DocRef):
-        return client.document(value.path)
-    if isinstance(value, GeoPoint):
-        from google.cloud.firestore import GeoPoint as ClientGeoPoint
-
-        return ClientGeoPoint(value.latitude, value.longitude)
-    if isinstance(value, dict):
-        return {k: to_firestore(client, v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_firestore(client, v) for v in value]
-    return value
+    return document_client(client).query(collection, filters, transaction)
 
 
 def from_firestore(value: Any) -> Any:
-    """DocumentReference → DocRef, recursively, so models see one reference type."""
+    """A google.cloud.firestore value's DocumentReference → DocRef, recursively (for code that reads
+    through the client library, as backfill's snapshot does), so models see one reference type."""
     if hasattr(value, "path") and hasattr(value, "_client") and hasattr(value, "id"):
         return DocRef(_relative(value.path))
     if isinstance(value, dict):

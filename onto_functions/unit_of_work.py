@@ -26,12 +26,13 @@ handlers cost one failed precondition each, not a lock timeout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
+from .firestore_rest import FirestoreError
+from .firestore_writes import Write, write_json
 from .names import RESERVED_PREFIX
-from .store import Filters, Store, StoredDocument, fetch, run_query, to_firestore
+from .store import Filters, Store, StoredDocument, fetch, run_query
 
 _ABSENT = None
 
@@ -52,9 +53,7 @@ class CommitRejected(Exception):
     @property
     def found_existing(self) -> bool:
         """True when a create failed because its document exists (ours or the ledger's)."""
-        from google.api_core.exceptions import AlreadyExists
-
-        return isinstance(self.cause, AlreadyExists)
+        return isinstance(self.cause, FirestoreError) and self.cause.status == "ALREADY_EXISTS"
 
 
 class CommitUncertain(Exception):
@@ -66,11 +65,10 @@ class CommitUncertain(Exception):
         self.cause = cause
 
 
-@dataclass(frozen=True)
-class Write:
-    op: str  # "set" | "merge" | "create" | "delete"
-    path: str
-    data: dict[str, Any] | None = None
+REJECTED = frozenset({"ABORTED", "ALREADY_EXISTS", "FAILED_PRECONDITION", "NOT_FOUND"})
+"""Statuses of a commit that did not happen because of what another writer did."""
+UNCERTAIN = frozenset({"DEADLINE_EXCEEDED", "UNAVAILABLE", "INTERNAL", "UNKNOWN", "CANCELLED"})
+"""Statuses of a commit that may or may not have landed."""
 
 
 class UnitOfWork(Store):
@@ -126,22 +124,15 @@ class UnitOfWork(Store):
         first, CommitUncertain when the outcome is unknown; any other error is
         the handler's (a write Firestore refuses, such as a document too large).
         """
-        from google.api_core import exceptions as gexc
-
-        rejected = (gexc.Aborted, gexc.AlreadyExists, gexc.Conflict, gexc.FailedPrecondition, gexc.NotFound)
-        uncertain = (gexc.DeadlineExceeded, gexc.ServiceUnavailable, gexc.InternalServerError, gexc.Unknown)
         try:
             return self._commit(list(guarded))
         except StaleRead as exc:
             raise CommitRejected(exc) from exc
-        except rejected as exc:
-            raise CommitRejected(exc) from exc
-        except uncertain as exc:
-            raise CommitUncertain(exc) from exc
-        except ValueError as exc:
-            # The client wraps a transaction that aborted on its last attempt in a ValueError.
-            if isinstance(exc.__cause__, rejected):
-                raise CommitRejected(exc.__cause__) from exc
+        except FirestoreError as exc:
+            if exc.status in REJECTED:
+                raise CommitRejected(exc) from exc
+            if exc.status in UNCERTAIN:
+                raise CommitUncertain(exc) from exc
             raise
 
     def created_paths_that_exist(self) -> list[str]:
@@ -156,19 +147,22 @@ class UnitOfWork(Store):
 
     def _commit(self, guarded: list[tuple[Write, Any]]) -> dict[str, datetime]:
         read_only = sorted(p for p in self.reads if p not in self.writes)
+        writes = self._writes_json(guarded)
         if read_only or self.queries:
-            from google.cloud.firestore_v1.transaction import transactional
-
-            committer: Any = self.client.transaction(max_attempts=1)
-            transactional(self._validate_and_write)(committer, read_only, guarded)
+            transaction = self.client.begin_transaction()
+            try:
+                self._validate(transaction, read_only)
+            except BaseException:
+                self.client.rollback(transaction)
+                raise
+            times = self.client.commit(writes, transaction)
         else:
-            committer = self.client.batch()
-            self._add_writes(committer, guarded)
-            committer.commit()
+            times = self.client.commit(writes)
         paths = [*self.writes, *(w.path for w, _ in guarded)]
-        return {p: r.update_time for p, r in zip(paths, committer.write_results or [])}
+        return dict(zip(paths, times))  # type: ignore[arg-type]
 
-    def _validate_and_write(self, transaction: Any, read_only: list[str], guarded: list) -> None:
+    def _validate(self, transaction: str, read_only: list[str]) -> None:
+        """Re-read, inside the commit's transaction, what was only read: it must be unchanged."""
         for path, doc in zip(read_only, fetch(self.client, read_only, transaction)):
             seen = doc.update_time if doc else _ABSENT
             if seen != self.reads[path]:
@@ -177,15 +171,11 @@ class UnitOfWork(Store):
             now = [(d.path, d.update_time) for d in run_query(self.client, collection, filters, transaction)]
             if sorted(now, key=_key) != sorted(result, key=_key):
                 raise StaleRead(f"the query on {collection} changed while the handler ran")
-        self._add_writes(transaction, guarded)
 
-    def _add_writes(self, sink: Any, guarded: list[tuple[Write, Any]]) -> None:
-        pbs = []
-        for write in self.writes.values():
-            guard = self.reads[write.path] if write.path in self.reads else True
-            pbs.append(_write_pb(self.client, write, guard))
-        pbs += [_write_pb(self.client, write, guard) for write, guard in guarded]
-        sink._add_write_pbs(pbs)
+    def _writes_json(self, guarded: list[tuple[Write, Any]]) -> list[dict[str, Any]]:
+        """Each buffered write guarded by what the handler saw of its document, then the bookkeeping."""
+        pairs = [(w, self.reads[w.path] if w.path in self.reads else True) for w in self.writes.values()]
+        return [write_json(w, self.client.name(w.path), self.client.root, guard) for w, guard in [*pairs, *guarded]]
 
 
 def _key(item: tuple[str, Any]) -> str:
@@ -198,23 +188,3 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     return value
-
-
-def _write_pb(client: Any, write: Write, guard: datetime | None | bool) -> Any:
-    from google.cloud.firestore_v1 import _helpers
-
-    full_path = client.document(write.path)._document_path
-    data = to_firestore(client, write.data) if write.data is not None else None
-    if write.op == "delete":
-        pb = _helpers.pb_for_delete(full_path, None)
-    elif write.op == "create":
-        pb = _helpers.pbs_for_create(full_path, data)[0]
-    elif write.op == "merge":
-        pb = _helpers.pbs_for_set_with_merge(full_path, data, merge=True)[0]
-    else:
-        pb = _helpers.pbs_for_set_no_merge(full_path, data)[0]
-    if guard is True or write.op == "create":
-        return pb  # a create already requires absence
-    option = _helpers.ExistsOption(False) if guard is None else _helpers.LastUpdateOption(guard)
-    option.modify_write(pb)
-    return pb

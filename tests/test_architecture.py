@@ -32,6 +32,8 @@ PACKAGES = ("onto_functions", "cli")
 NOT_RUNTIME = ("onto_functions.deploy", "onto_functions.local", "onto_functions.ops", "onto_functions.testing")
 CLI = ("cli", "onto_functions_cli")
 RUNTIME_MUST_NOT_LOAD = (*NOT_RUNTIME, *CLI, "typer", "rich", "click", "pytest")
+# The Firestore client library is most of a cold start; the runtime speaks REST (firestore_rest.py).
+RUNTIME_MUST_NOT_LOAD_AT_IMPORT = ("grpc", "google.cloud.firestore", "google.cloud.firestore_v1", "google.api_core")
 MAX_FUNCTION_LINES = 50
 CODE_OUTSIDE_TESTS = ("onto_functions", "cli", "function_templates", "examples", "benchmarks")
 
@@ -118,6 +120,13 @@ def test_the_runtime_loads_no_developer_side_module(imported_alone):
     leaks = {m: names for m, names in leaks.items() if names}
     assert not leaks, "runtime modules that load developer-side modules:\n" + "\n".join(
         f"  {m}: {', '.join(names[:8])}{' …' if len(names) > 8 else ''}" for m, names in sorted(leaks.items()))
+
+
+def test_the_runtime_loads_no_firestore_client_library(imported_alone):
+    runtime = {m: r for m, r in imported_alone.items() if is_runtime(m) and not r.error}
+    heavy = {m: sorted(n for n in r.loaded if any(within(n, p) for p in RUNTIME_MUST_NOT_LOAD_AT_IMPORT))
+             for m, r in runtime.items()}
+    assert not {m: names for m, names in heavy.items() if names}, heavy
 
 
 # --------------------------------------------------------------------------- imports in the source

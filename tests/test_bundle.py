@@ -164,7 +164,8 @@ def test_bundle_has_main_requirements_manifest_and_vendored_runtime(project):
     assert f'{bundle.entry_point} = functions_framework.http(' in main
     requirements = [l for l in (bundle.path / "requirements.txt").read_text().splitlines() if l and not l.startswith("#")]
     assert requirements and all("==" in line for line in requirements)
-    assert any(line.startswith("google-cloud-firestore==") for line in requirements)
+    assert any(line.startswith("functions-framework==") for line in requirements)
+    assert not any(line.startswith(("google-cloud-firestore==", "grpcio")) for line in requirements)
     manifest = (bundle.path / "functions.yaml").read_text()
     for expected in ('specVersion: "v1alpha1"', '"order-count":', 'platform: "gcfv2"',
                      'eventType: "google.cloud.firestore.document.v1.created"', 'database: "(default)"',
@@ -385,3 +386,6 @@ def test_firebase_admin_is_installed_by_request_functions_and_by_triggers_that_i
     assert "firebase-admin" in requirement_names(bundles["api-ping"])
     assert "firebase-admin" not in requirement_names(bundles["order-count"])
     assert "firebase-admin" in requirement_names(bundles["admin-audit-record"])
+    # The runtime speaks Firestore's REST API: a trigger installs no client library (nor gRPC) either.
+    assert "google-cloud-firestore" in requirement_names(bundles["api-ping"])
+    assert "google-cloud-firestore" not in requirement_names(bundles["order-count"])

@@ -34,8 +34,7 @@ _poll = threading.Event()  # never set: its wait() is the poll interval
 def hold_until_gate(client, seconds: float) -> None:
     """Poll `gates/open` until it exists or `seconds` pass (a deadline, not a fixed pause)."""
     deadline = time.monotonic() + seconds
-    gate = client.document("gates/open")
-    while time.monotonic() < deadline and not gate.get().exists:
+    while time.monotonic() < deadline and client.get_all(["gates/open"])[0] is None:  # unrecorded reads
         _poll.wait(min(0.02, max(0.0, deadline - time.monotonic())))
 
 

@@ -69,9 +69,10 @@ def _packages_distributions() -> dict[str, list[str]]:
     return mapping
 
 
-# Installed only where it is imported: HTTPS and callable functions verify Firebase ID tokens with it;
-# a trigger's bundle would install it (tens of MB) for nothing.
-REQUEST_ONLY = frozenset({"firebase-admin"})
+# Installed only where it is imported: HTTPS and callable functions verify Firebase ID tokens with
+# firebase-admin (which itself requires the Firestore client library); a trigger's bundle would install
+# them (tens of MB, gRPC's wheels among them) for nothing, since the runtime speaks Firestore's REST API.
+REQUEST_ONLY = frozenset({"firebase-admin", "google-cloud-firestore"})
 
 
 def runtime_requirements_for(serves_requests: bool) -> tuple[str, ...]:

@@ -9,10 +9,10 @@ that does that itself copies every page it touches (measured: a cold
 warm-up). So the zygote does it once: it builds functions-framework's app
 for a stand-in function and pushes requests through it (flask, werkzeug, the
 WSGI path of worker_server.py, onto's decoding of the emulator's CloudEvent),
-and drives a Firestore client whose channel is never connected: every call
-fails at once, after the client built its gapic layer (measured: 3.6 MB of a
-worker's first event) and its requests; gRPC's core is never started, so no
-thread runs and no connection exists when the zygote forks.
+and drives the executor over a Firestore client that never sends: every call
+fails at once, after the executor built its reads and writes and the client
+encoded them as JSON; no socket is opened, so no connection exists when the
+zygote forks.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _serve_over_socket_pair(app: Any, headers: dict[str, str], body: bytes) -> N
 
 def _run_executor(client: Any, rounds: int) -> None:
     """A stand-in trigger's executor over the unconnected client: decode, change, handler, unit of work;
-    its commit fails (Refused), which the entry point answers as a failure of Firestore."""
+    its first call fails (PERMISSION_DENIED), which the entry point answers as a failure of Firestore."""
     import logging
 
     from .. import Change, Mediator, Store, ViewModel, fields
@@ -114,67 +114,33 @@ def _run_executor(client: Any, rounds: int) -> None:
         logging.disable(logging.NOTSET)
 
 
-class Refused(Exception):
-    """What every call on the warm-up's channel raises."""
+def _unsent_client() -> Any:
+    """A FirestoreRest that encodes each call and then refuses it, before any socket is opened."""
+    from ..firestore_rest import FirestoreError, FirestoreRest
 
+    class Unsent(FirestoreRest):
+        def _exchange(self, path: str, payload: bytes) -> Any:
+            self._tokens.authorization()
+            raise FirestoreError("PERMISSION_DENIED", "the zygote's warm-up client never sends")
 
-class _RefusedCall:
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise Refused("the zygote's warm-up channel is never connected")
-
-    with_call = future = __call__
-
-
-def _unconnected_channel() -> Any:
-    """A grpc.Channel that connects to nothing: its calls raise Refused (gRPC's core is not involved)."""
-    import grpc
-
-    class Unconnected(grpc.Channel):
-        def subscribe(self, callback: Any, try_to_connect: bool = False) -> None:
-            pass
-
-        def unsubscribe(self, callback: Any) -> None:
-            pass
-
-        def unary_unary(self, *args: Any, **kwargs: Any) -> Any:
-            return _RefusedCall()
-
-        unary_stream = stream_unary = stream_stream = unary_unary
-
-        def close(self) -> None:
-            pass
-
-        def __enter__(self) -> Any:
-            return self
-
-        def __exit__(self, *exc: Any) -> bool:
-            return False
-
-    return Unconnected()
+    return Unsent(PROJECT, emulator_host="127.0.0.1:1")
 
 
 def _encode_writes(rounds: int) -> None:
-    """A client on an unconnected channel builds what an executor sends: reads, creates, preconditioned
-    sets, deletes, commits; each call fails at once."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import firestore
-    from google.cloud.firestore_v1.services.firestore import client as gapic_client
-    from google.cloud.firestore_v1.services.firestore.transports import grpc as gapic_grpc
+    """The executor over a client that never sends: reads, creates, preconditioned sets, deletes, commits."""
+    from ..firestore_writes import Write, write_json
 
-    client = firestore.Client(project=PROJECT, credentials=AnonymousCredentials())
-    transport = gapic_grpc.FirestoreGrpcTransport(host="127.0.0.1:1", channel=_unconnected_channel())
-    client._firestore_api_internal = gapic_client.FirestoreClient(transport=transport)
+    client = _unsent_client()
     _run_executor(client, rounds)
     stamp = utcnow()
     for i in range(rounds):
-        batch = client.batch()
-        batch.create(client.document(f"_onto_ledger/e{i}"), {"trigger": "t", "at": stamp, "n": i})
-        batch.set(client.document(f"views/v{i}"), {"n": i, "tags": ["a"], "nested": {"x": 1.5}})
-        batch.update(client.document(f"views/u{i}"), {"n": i}, option=client.write_option(last_update_time=stamp))
-        batch.delete(client.document(f"views/d{i}"))
-        for call in (batch.commit, client.document(f"views/v{i}").get,
-                     lambda: list(client.get_all([client.document(f"views/v{i}")]))):
+        writes = [write_json(Write("create", f"_onto_ledger/e{i}", {"trigger": "t", "at": stamp, "n": i}),
+                             client.name(f"_onto_ledger/e{i}"), client.root),
+                  write_json(Write("set", f"views/v{i}", {"n": i, "tags": ["a"], "nested": {"x": 1.5}}),
+                             client.name(f"views/v{i}"), client.root, stamp),
+                  write_json(Write("delete", f"views/d{i}"), client.name(f"views/d{i}"), client.root, None)]
+        for call in (lambda: client.commit(writes), lambda: client.get_all([f"views/v{i}", f"views/w{i}"])):
             try:
                 call()
-            except Refused:
+            except Exception:
                 pass
