@@ -20,7 +20,6 @@ landed.
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
 import select
@@ -29,19 +28,20 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from .access_tokens import TokenSource, token_source_for
 from .names import document_name, documents_root, relative_path
 from .values import decode_json_fields, parse_timestamp
 
+if TYPE_CHECKING:  # pragma: no cover
+    import http.client
+
 Filters = tuple[tuple[str, Any], ...]
 DEFAULT_HOST = "firestore.googleapis.com"
 TIMEOUT_SECONDS = 60.0
 _ID_ALPHABET = string.ascii_letters + string.digits
-RETRIED_STATUSES = frozenset({"ABORTED", "UNAVAILABLE"})
-"""A write outside a transaction that fails with these did not happen: trying again is safe."""
 
 
 class FirestoreError(Exception):
@@ -177,6 +177,8 @@ class FirestoreRest:
         raise AssertionError("unreachable")
 
     def _exchange(self, path: str, payload: bytes) -> Any:
+        import http.client
+
         headers = {"Content-Type": "application/json", "Authorization": self._tokens.authorization()}
         if not self.emulator_host:
             headers["x-goog-request-params"] = f"project_id={quote(self.project, safe='')}&database_id={quote(self.database, safe='')}"
@@ -217,6 +219,8 @@ class FirestoreRest:
 
 
 def _open(emulator_host: str | None) -> http.client.HTTPConnection:
+    import http.client
+
     if emulator_host:
         host, _, port = emulator_host.rpartition(":")
         return http.client.HTTPConnection(host.strip("[]") or "localhost", int(port), timeout=TIMEOUT_SECONDS)

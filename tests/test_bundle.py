@@ -207,6 +207,15 @@ def test_rebuild_without_changes_keeps_hashes_and_files(project):
     assert mtimes == {p: p.stat().st_mtime_ns for b in second.values() for p in b.path.rglob("*") if p.is_file()}
 
 
+@pytest.mark.parametrize("removed", ["main.py", "onto_functions/store.py", "shop/orders.py"])
+def test_a_file_removed_from_an_unchanged_bundle_is_written_again(project, removed):
+    """An unchanged bundle is confirmed by its folders' times: a removal in any folder is seen."""
+    bundle = build(project)["order-count"]
+    (bundle.path / removed).unlink()
+    build(project)
+    assert (bundle.path / removed).is_file()
+
+
 def test_hash_changes_exactly_for_the_triggers_that_import_a_changed_file(project):
     before = {n: b.content_hash for n, b in build(project).items()}
     with (project / "shop" / "pricing.py").open("a") as f:
