@@ -27,6 +27,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Callable
 
 from benchmarks.reference_env import installed_version, reference_python
 from benchmarks.summary_rows import print_row
@@ -119,7 +120,7 @@ def bare_python() -> float:
     return time.perf_counter() - began
 
 
-def median_of(measure, runs: int) -> float:
+def median_of(measure: Callable[[], float], runs: int) -> float:
     return statistics.median(measure() for _ in range(runs))
 
 

@@ -156,11 +156,11 @@ def main() -> int:
               f"a worker {spawned['worker_mb_each']} MB each; {2 * forked['triggers']} of them would make "
               f"about {spawned['projected_total_mb']} MB "
               f"(x{spawned['projected_total_mb'] / max(1.0, forked['total_mb']):.1f} the forked stack)")
-    anchor = (f"{spawned['projected_total_mb']} MB, as many spawned functions-framework workers (projected)"
-              if "spawned" in figures else "")
+    projected = figures["spawned"]["projected_total_mb"] if "spawned" in figures else None
     print_row(f"local stack memory, {forked['triggers']} triggers fired, {forked['workers']} workers (PSS)",
-              f"{forked['total_mb']} MB", anchor,
-              forked["total_mb"] / spawned["projected_total_mb"] if "spawned" in figures else None, f"≤ {AIM_MB} MB")
+              f"{forked['total_mb']} MB",
+              f"{projected} MB, as many spawned functions-framework workers (projected)" if projected else "",
+              forked["total_mb"] / projected if projected else None, f"≤ {AIM_MB} MB")
     return 0
 
 
