@@ -19,17 +19,11 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
-# Builds the reference environment it compares against (.onto/bench/) itself, once.
+# Every benchmark, one after the other (about 5 to 10 minutes on 2 cores): shown as it runs, then a summary
+# table and each output, printed and written into README.md's benchmark block. Builds the reference
+# environment it compares against (.onto/bench/) itself, once.
 bench: setup
-	$(PY) -m benchmarks.cold_start
-	$(PY) -m benchmarks.executor_latency
-	$(PY) -m benchmarks.bundle_speed
-	$(PY) -m benchmarks.stack_latency
-	$(PY) -m benchmarks.stack_overhead
-	$(PY) -m benchmarks.stack_memory
-	$(PY) -m benchmarks.backfill_speed
-	$(PY) -m benchmarks.request_latency
-	$(PY) -m benchmarks.dev_loop
+	$(PY) -m benchmarks.report
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

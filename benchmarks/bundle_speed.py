@@ -1,11 +1,13 @@
-"""Figures for `onto bundle`: time (10 and 100 triggers, cold and after a one-line change),
-bundle size, and the import time of a generated main.py beside a minimal hand-written
+"""Figures for `onto bundle` and `onto list`: time (10 and 100 triggers, cold, unchanged and after a
+one-line change), bundle size, and the import time of a generated main.py beside a minimal hand-written
 firebase-functions Firestore handler (the cold-start share we control).
 
     .venv/bin/python -m benchmarks.bundle_speed [--runs 7] [--reference-python PATH]
 
 `onto bundle` is timed as a user runs it: a fresh `python -m onto_functions_cli.main bundle`
-process (interpreter start, imports, discovery, bundling, firebase.json).
+process (interpreter start, imports, discovery, bundling, firebase.json), beside the same
+bundling done in-process by `build_bundles` (the anchor: the work itself, no process start).
+`onto list` likewise, beside a bare `python -c pass` process (the floor of any command).
 Import times are the median of fresh processes (`import main` in the bundle's
 folder, so the vendored runtime is what loads). The reference handler needs
 firebase-functions, which onto does not depend on: by default the reference
@@ -25,8 +27,10 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Callable
 
 from benchmarks.reference_env import installed_version, reference_python
+from benchmarks.summary_rows import print_row
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,6 +105,25 @@ def onto_bundle(root: Path) -> tuple[float, dict[str, str]]:
     return elapsed, {b["function"]: b["contentHash"] for b in json.loads(done.stdout)["bundles"]}
 
 
+def onto_list(root: Path) -> float:
+    """Seconds of a fresh `onto list` process on the app (unchanged since the last bundle: cached specs)."""
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "onto_functions_cli.main", "list", "--json", "-C", str(root)],
+                   cwd=REPO, capture_output=True, text=True, check=True)
+    return time.perf_counter() - began
+
+
+def bare_python() -> float:
+    """Seconds of a `python -c pass` process: what any command pays before its own work."""
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - began
+
+
+def median_of(measure: Callable[[], float], runs: int) -> float:
+    return statistics.median(measure() for _ in range(runs))
+
+
 def folder_size(path: Path) -> tuple[int, int]:
     files = [p for p in path.rglob("*") if p.is_file() and "venv" not in p.parts]
     return sum(p.stat().st_size for p in files), len(files)
@@ -120,19 +143,20 @@ def median_imports(candidates: list[tuple[str, Path]], runs: int, code: str = IM
     return [statistics.median(t) for t in times]
 
 
-def library_times(root: Path) -> tuple[float, float]:
-    """build_bundles in this process: into a fresh build dir, then after touching one mediator."""
+def library_times(root: Path) -> tuple[float, float, float]:
+    """build_bundles in this process: into a fresh build dir, again unchanged, then after touching one mediator."""
     from onto_functions.deploy.bundle import build_bundles
 
     build = root / "build" / "inproc"
-    began = time.perf_counter()
-    build_bundles("bench_app.main", build, project_root=root)
-    cold = time.perf_counter() - began
-    with (root / "bench_app" / "m1.py").open("a") as f:
-        f.write("# another one-line change\n")
-    began = time.perf_counter()
-    build_bundles("bench_app.main", build, project_root=root)
-    return cold, time.perf_counter() - began
+    timed = []
+    for change in (None, None, "# another one-line change\n"):
+        if change:
+            with (root / "bench_app" / "m1.py").open("a") as f:
+                f.write(change)
+        began = time.perf_counter()
+        build_bundles("bench_app.main", build, project_root=root)
+        timed.append(time.perf_counter() - began)
+    return timed[0], timed[1], timed[2]
 
 
 def main() -> None:
@@ -143,17 +167,18 @@ def main() -> None:
 
     print(f"python {sys.version.split()[0]}; figures are wall-clock on this machine\n")
     with tempfile.TemporaryDirectory(prefix="onto-bench-") as tmp:
-        sample_bundle = bundle_figures(Path(tmp))
+        sample_bundle = bundle_figures(Path(tmp), args.runs)
         reference = Path(args.reference_python) if args.reference_python else reference_python()
         import_figures(sample_bundle, Path(tmp), args.runs, reference)
 
 
-def bundle_figures(tmp: Path) -> Path:
-    """`onto bundle` and build_bundles times for 10 and 100 triggers; returns a copy of one bundle."""
+def bundle_figures(tmp: Path, runs: int) -> Path:
+    """`onto bundle` and build_bundles times for 10 and 100 triggers, `onto list` for 100; returns one bundle's copy."""
     print("onto bundle (fresh `python -m onto_functions_cli.main bundle` process each time)")
     print(f"{'triggers':>9} {'cold s':>8} {'no-op s':>8} {'1-line s':>9} {'rebundled':>10} {'bundle KiB':>11} {'files':>6} {'total MiB':>10}")
     sample_bundle = tmp / "sample"
-    library: dict[int, tuple[float, float]] = {}
+    library: dict[int, tuple[float, float, float]] = {}
+    process: dict[int, tuple[float, float]] = {}
     for n in (10, 100):
         root = tmp / f"app{n}"
         write_app(root, n)
@@ -163,6 +188,7 @@ def bundle_figures(tmp: Path) -> Path:
         with (root / "bench_app" / "m0.py").open("a") as f:
             f.write("# a one-line change\n")
         changed, after = onto_bundle(root)
+        process[n] = (noop, changed)
         rebundled = sorted(k for k in after if after[k] != hashes[k])
         one = root / "build" / "onto" / "tally0-count"
         size, count = folder_size(one)
@@ -173,9 +199,24 @@ def bundle_figures(tmp: Path) -> Path:
         if n == 10:
             shutil.copytree(one, sample_bundle)
     print("\nthe same work in-process (build_bundles only: no interpreter start, CLI imports or firebase.json)")
-    for n, (cold, changed) in library.items():
-        print(f"{n:>9} triggers: cold {cold:.2f} s, after a one-line change {changed:.2f} s")
+    for n, (cold, noop, changed) in library.items():
+        print(f"{n:>9} triggers: cold {cold:.2f} s, unchanged {noop:.2f} s, after a one-line change {changed:.2f} s")
+    list_figures(tmp / "app100", runs, process[100], library[100])
     return sample_bundle
+
+
+def list_figures(root: Path, runs: int, process: tuple[float, float], library: tuple[float, float, float]) -> None:
+    """`onto list` on the 100-trigger app as a fresh process, beside a bare interpreter; the summary rows."""
+    listed, floor = median_of(lambda: onto_list(root), runs), median_of(bare_python, runs)
+    print(f"\nonto list, 100 triggers, unchanged app (median of {runs} fresh processes): {listed:.2f} s; "
+          f"a bare `python -c pass`: {floor:.3f} s")
+    (noop, changed), (_, lib_noop, lib_changed) = process, library
+    print_row("onto bundle, 100 triggers, unchanged, as a process", f"{noop:.2f} s",
+              f"{lib_noop:.2f} s, build_bundles in-process", noop / lib_noop, "≤ 0.3 s")
+    print_row("onto bundle, 100 triggers, one-line change, as a process", f"{changed:.2f} s",
+              f"{lib_changed:.2f} s, build_bundles in-process", changed / lib_changed, "≤ 0.6 s")
+    print_row("onto list, 100 triggers, as a process", f"{listed:.2f} s", f"{floor:.3f} s, `python -c pass`",
+              listed / floor, "≤ 0.3 s")
 
 
 def import_figures(sample_bundle: Path, tmp: Path, runs: int, reference: Path) -> None:
@@ -201,6 +242,10 @@ def import_figures(sample_bundle: Path, tmp: Path, runs: int, reference: Path) -
     print("  with the Firestore client the first event needs (both in the reference venv):")
     print(f"    onto {ready_ours * 1000:.0f} ms, hand-written {ready_theirs * 1000:.0f} ms: "
           f"ratio {ready_ours / ready_theirs:.2f}x")
+    print_row("import of main.py", f"{ours * 1000:.0f} ms", f"{theirs * 1000:.0f} ms, hand-written "
+              f"firebase-functions {version} handler", ours / theirs, "≤ 1.2×")
+    print_row("import of main.py + the Firestore client", f"{ready_ours * 1000:.0f} ms",
+              f"{ready_theirs * 1000:.0f} ms, the same hand-written handler", ready_ours / ready_theirs)
 
 
 if __name__ == "__main__":

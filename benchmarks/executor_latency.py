@@ -1,6 +1,6 @@
 """What exactly-once costs: event-to-committed-view time, executor vs a bare handler.
 
-    python -m benchmarks.executor_latency [--events 100]
+    python -m benchmarks.executor_latency [--events 100] [--hot 20 100]
 
 Both paths run side by side on one emulator, interleaved event by event, and
 receive the same deliveries (the emulator's base64 CloudEvents over HTTP):
@@ -13,8 +13,12 @@ receive the same deliveries (the emulator's base64 CloudEvents over HTTP):
 
 Latency is the view document's update time minus the source document's
 update time: both are the emulator's own commit clock, so no polling error
-enters the figure. Then 20 events on one hot view are processed concurrently
-through the executor (as 20 production instances would) and timed.
+enters the figure. Then 20 and 100 events on one hot view (a read-modify-write
+counter) are processed concurrently through the executor (as that many
+production deliveries would), over 1 and 2 instances' worth of executors,
+beside the anchor: the same events through one executor one after the other
+(no contention, one attempt each). Wall time, attempts per event, and that
+every event landed once.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from benchmarks.summary_rows import print_row
 from onto_functions import Change, Mediator, Store, ViewModel, fields, sink, source
 from onto_functions.entrypoint import TriggerFunction
 from onto_functions.decoding import decode_request
@@ -91,6 +96,7 @@ def percentile(values, q):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100, help="events per path (default 100)")
+    parser.add_argument("--hot", type=int, nargs="*", default=[20, 100], help="hot-view sizes (default 20 100)")
     args = parser.parse_args()
 
     with Receiver() as receiver, FirestoreEmulator(functions_emulator=receiver.host) as emulator:
@@ -106,32 +112,47 @@ def main() -> None:
 
         # creates: every event a new document; updates: 10 documents written in turn.
         for scenario, doc_of in (("creates", lambda i: f"c{i}"), ("updates", lambda i: f"u{i % 10}")):
-            latencies: dict[str, list[float]] = {name: [] for name in projects}
-            for i in range(args.events + 10):  # the first 10 warm both paths up and are not counted
-                for name, project in projects.items():
-                    db = clients[project]
-                    doc = doc_of(i)
-                    source_ref = db.document(f"docs/{doc}")
-                    source_ref.set({"state": i})
-                    written = source_ref.get().update_time
-                    view = wait_for(lambda: (s := db.document(f"mirrors/{doc}").get()).exists
-                                    and s.get("state") == i and s, timeout=30, message=f"{name} view {doc}")
-                    if i >= 10:
-                        latencies[name].append((view.update_time - written).total_seconds() * 1000)
-            print(f"event-to-committed-view latency, {scenario}, {args.events} events per path, interleaved:")
-            for name, values in latencies.items():
-                print(f"  {name:13s} median {statistics.median(values):6.1f} ms   "
-                      f"p95 {percentile(values, 0.95):6.1f} ms")
-            ratio = statistics.median(latencies["exactly-once"]) / statistics.median(latencies["bare"])
-            ratio95 = percentile(latencies["exactly-once"], 0.95) / percentile(latencies["bare"], 0.95)
-            print(f"  ratio (exactly-once / bare): median {ratio:.2f}x, p95 {ratio95:.2f}x")
+            latencies = interleaved_latencies(projects, clients, doc_of, args.events)
+            print_latencies(scenario, args.events, latencies)
 
-        for n in (20, 100):
-            hot_view(emulator.host, n, instances=1)
-            hot_view(emulator.host, n, instances=2)
+        for n in args.hot:
+            anchor = serial_hot_view(emulator.host, n)
+            for instances in (1, 2):
+                hot_view(emulator.host, n, instances=instances, anchor=anchor)
 
 
-def hot_view(emulator_host: str, n: int, *, instances: int) -> None:
+def interleaved_latencies(projects: dict[str, str], clients, doc_of, events: int) -> dict[str, list[float]]:
+    """Event-to-committed-view ms per path, writes alternating between the paths."""
+    latencies: dict[str, list[float]] = {name: [] for name in projects}
+    for i in range(events + 10):  # the first 10 warm both paths up and are not counted
+        for name, project in projects.items():
+            db = clients[project]
+            doc = doc_of(i)
+            source_ref = db.document(f"docs/{doc}")
+            source_ref.set({"state": i})
+            written = source_ref.get().update_time
+            view = wait_for(lambda: (s := db.document(f"mirrors/{doc}").get()).exists
+                            and s.get("state") == i and s, timeout=30, message=f"{name} view {doc}")
+            if i >= 10:
+                latencies[name].append((view.update_time - written).total_seconds() * 1000)
+    return latencies
+
+
+def print_latencies(scenario: str, events: int, latencies: dict[str, list[float]]) -> None:
+    print(f"event-to-committed-view latency, {scenario}, {events} events per path, interleaved:")
+    for name, values in latencies.items():
+        print(f"  {name:13s} median {statistics.median(values):6.1f} ms   "
+              f"p95 {percentile(values, 0.95):6.1f} ms")
+    ratio = statistics.median(latencies["exactly-once"]) / statistics.median(latencies["bare"])
+    ratio95 = percentile(latencies["exactly-once"], 0.95) / percentile(latencies["bare"], 0.95)
+    print(f"  ratio (exactly-once / bare): median {ratio:.2f}x, p95 {ratio95:.2f}x")
+    for stat, value in (("median", statistics.median), ("p95", lambda v: percentile(v, 0.95))):
+        print_row(f"event to committed view, {scenario}, {stat}", f"{value(latencies['exactly-once']):.1f} ms",
+                  f"{value(latencies['bare']):.1f} ms, bare handler (decode + one set)",
+                  value(latencies["exactly-once"]) / value(latencies["bare"]))
+
+
+def hot_view(emulator_host: str, n: int, *, instances: int, anchor: tuple[float, float]) -> None:
     """n concurrent events, spread over `instances` processes' worth of executors, on one view."""
     project = f"demo-bench-hot-{uuid.uuid4().hex[:6]}"
     fns = [TriggerFunction(HotMediator, "hot-count", project=project) for _ in range(instances)]
@@ -142,8 +163,32 @@ def hot_view(emulator_host: str, n: int, *, instances: int) -> None:
     wall = time.perf_counter() - started
     count = emulator_client(project, emulator_host).document("hot/one").get().get("count")
     attempts = sum(o.commit_attempts for o in outcomes)
+    landed = "all landed once" if count == n else "WRONG"
     print(f"{n} concurrent events on one hot view, {instances} instance(s): {wall:.2f} s wall, count={count} "
-          f"({'all landed once' if count == n else 'WRONG'}), {attempts / n:.2f} attempts per event")
+          f"({landed}), {attempts / n:.2f} attempts per event")
+    anchor_wall, anchor_attempts = anchor
+    print_row(f"hot view, {n} concurrent events, {instances} instance(s): wall, attempts per event",
+              f"{wall:.2f} s, {attempts / n:.2f}" + ("" if count == n else f" (WRONG: count {count})"),
+              f"{anchor_wall:.2f} s, {anchor_attempts:.2f}, the same events one after the other",
+              wall / anchor_wall)
+
+
+def serial_hot_view(emulator_host: str, n: int) -> tuple[float, float]:
+    """The anchor: the same n events through one executor one after the other (no contention); wall s, attempts.
+
+    (A hand-written handler bumping the counter in a Firestore transaction is no anchor on the emulator: its
+    locks time out after 2 s, and 20 concurrent ones took minutes or never all landed; see the platform notes.)"""
+    project = f"demo-bench-serial-{uuid.uuid4().hex[:6]}"
+    fn = TriggerFunction(HotMediator, "hot-count", project=project)
+    events = [document_event(project, f"hits/h{i}", after={"n": i}) for i in range(n)]
+    started = time.perf_counter()
+    outcomes = [fn.process(event) for event in events]
+    wall = time.perf_counter() - started
+    count = emulator_client(project, emulator_host).document("hot/one").get().get("count")
+    attempts = sum(o.commit_attempts for o in outcomes) / n
+    print(f"{n} events on one hot view one after the other, 1 instance: {wall:.2f} s wall, count={count} "
+          f"({'all landed once' if count == n else 'WRONG'}), {attempts:.2f} attempts per event")
+    return wall, attempts
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+from benchmarks.summary_rows import print_row
 from onto_functions.local.id_tokens import UNSTARTED_AUTH_EMULATOR, emulator_format_token
 from onto_functions.local.loopback import free_port
 from onto_functions.local.polling import wait_for
@@ -210,6 +211,11 @@ def main() -> int:
     for name, row in result["contenders"].items():  # type: ignore[union-attr]
         print(f"  {name:18s} median {row['median_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  "
               f"ratio to bare {row['ratio_median']:.2f}x / {row['ratio_p95']:.2f}x")
+    bare = result["contenders"]["bare"]  # type: ignore[index]
+    for name, row in result["contenders"].items():  # type: ignore[union-attr]
+        if name != "bare":
+            print_row(f"callable request, {name}, median", f"{row['median_ms']:.1f} ms",
+                      f"{bare['median_ms']:.1f} ms, a bare functions-framework handler", row["ratio_median"])
     return 0
 
 

@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 from benchmarks.stack_latency import in_fresh_project
+from benchmarks.summary_rows import print_row
 from onto_functions.local.emulator_client import emulator_client
 from onto_functions.local.polling import wait_for
 
@@ -155,6 +156,11 @@ def main() -> int:
               f"a worker {spawned['worker_mb_each']} MB each; {2 * forked['triggers']} of them would make "
               f"about {spawned['projected_total_mb']} MB "
               f"(x{spawned['projected_total_mb'] / max(1.0, forked['total_mb']):.1f} the forked stack)")
+    projected = figures["spawned"]["projected_total_mb"] if "spawned" in figures else None
+    print_row(f"local stack memory, {forked['triggers']} triggers fired, {forked['workers']} workers (PSS)",
+              f"{forked['total_mb']} MB",
+              f"{projected} MB, as many spawned functions-framework workers (projected)" if projected else "",
+              forked["total_mb"] / projected if projected else None, f"≤ {AIM_MB} MB")
     return 0
 
 
