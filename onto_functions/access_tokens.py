@@ -29,10 +29,16 @@ class TokenSource(Protocol):
     def authorization(self) -> str:
         """The value of the `Authorization` header for the next call."""
 
+    def invalidate(self) -> None:
+        """Firestore refused the last token (401): fetch a new one for the next call."""
+
 
 class EmulatorToken:
     def authorization(self) -> str:
         return "Bearer owner"
+
+    def invalidate(self) -> None:
+        pass
 
 
 class _Expiring:
@@ -51,6 +57,10 @@ class _Expiring:
                     self._token = token
                     self._good_until = time.monotonic() + max(0.0, lifetime - REFRESH_MARGIN_SECONDS)
         return f"Bearer {self._token}"
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._good_until = 0.0
 
     def _fetch(self) -> tuple[str, float]:
         raise NotImplementedError

@@ -51,11 +51,12 @@ class FirestoreError(Exception):
     request surely did not reach Firestore (so it cannot have landed).
     """
 
-    def __init__(self, status: str, message: str, *, sent: bool = True) -> None:
+    def __init__(self, status: str, message: str, *, sent: bool = True, answered: bool = False) -> None:
         super().__init__(f"{status}: {message}")
         self.status = status
         self.message = message
         self.sent = sent
+        self.answered = answered  # Firestore (or its front end) answered with this status
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class FirestoreRest:
         if transaction:
             body["transaction"] = transaction
         found: dict[str, StoredDocument] = {}
-        for item in self._post(":batchGet", body, idempotent=transaction is None) or []:
+        for item in _streamed(self._post(":batchGet", body, idempotent=transaction is None)):
             if "found" in item:
                 doc = self._stored(item["found"])
                 found[doc.path] = doc
@@ -109,7 +110,7 @@ class FirestoreRest:
         if transaction:
             body["transaction"] = transaction
         suffix = ("/" + "/".join(quote(s, safe="") for s in parent.split("/")) if parent else "") + ":runQuery"
-        answers = self._post(suffix, body, idempotent=transaction is None) or []
+        answers = _streamed(self._post(suffix, body, idempotent=transaction is None))
         return [self._stored(a["document"]) for a in answers if "document" in a]
 
     # -- writes --------------------------------------------------------------------------------
@@ -145,7 +146,8 @@ class FirestoreRest:
             try:
                 return self.commit(writes)
             except FirestoreError as exc:
-                retriable = exc.status == "ABORTED" or (exc.status == "UNAVAILABLE" and not exc.sent)
+                # A 503 answer is Firestore saying it did not apply the write; a lost answer says nothing.
+                retriable = exc.status == "ABORTED" or (exc.status == "UNAVAILABLE" and (exc.answered or not exc.sent))
                 if not retriable or time.monotonic() + delay > deadline:
                     raise
             time.sleep(delay * random.uniform(0.5, 1.0))
@@ -165,21 +167,34 @@ class FirestoreRest:
 
     # -- transport -----------------------------------------------------------------------------
     def _post(self, suffix: str, body: Mapping[str, Any], *, idempotent: bool) -> Any:
-        payload = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
-        attempts = 3 if idempotent else 1
-        for attempt in range(attempts):
+        # ensure_ascii=False: text that is not Unicode (a lone surrogate) fails here, as the library refused
+        # it, instead of travelling as a JSON escape that Firestore stores as "?".
+        payload = json.dumps(body, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode()
+        attempts, refreshed = 3 if idempotent else 1, False
+        attempt = 0
+        while True:
             try:
                 return self._exchange(self._api + suffix, payload)
             except FirestoreError as exc:
-                if exc.status != "UNAVAILABLE" or attempt == attempts - 1:
+                if exc.status == "UNAUTHENTICATED" and exc.answered and not refreshed:
+                    # Refused before anything ran (a revoked token, a clock that jumped): a new token, once.
+                    self._tokens.invalidate()
+                    refreshed = True
+                    continue
+                attempt += 1
+                if exc.status != "UNAVAILABLE" or attempt == attempts:
                     raise
-            time.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
+            time.sleep(0.05 * attempt)
 
     def _exchange(self, path: str, payload: bytes) -> Any:
         import http.client
 
-        headers = {"Content-Type": "application/json", "Authorization": self._tokens.authorization()}
+        try:
+            authorization = self._tokens.authorization()
+        except Exception as exc:  # metadata server or google-auth: nothing was sent
+            raise FirestoreError("UNAVAILABLE", f"no access token for Firestore: {type(exc).__name__}: {exc}",
+                                 sent=False) from exc
+        headers = {"Content-Type": "application/json", "Authorization": authorization}
         if not self.emulator_host:
             headers["x-goog-request-params"] = f"project_id={quote(self.project, safe='')}&database_id={quote(self.database, safe='')}"
         connection = self._connection()
@@ -198,7 +213,10 @@ class FirestoreRest:
             self._drop()
         if status != 200:
             raise _error(status, text)
-        return json.loads(text) if text else {}
+        try:
+            return json.loads(text) if text else {}
+        except ValueError as exc:  # a cut or foreign body after a 200: what happened is unknown
+            raise FirestoreError("UNAVAILABLE", f"Firestore's answer is not JSON: {text[:200]!r}") from exc
 
     def _connection(self) -> http.client.HTTPConnection:
         """This thread's kept-alive connection, replaced when the server has closed it meanwhile."""
@@ -267,9 +285,19 @@ def _error(status: int, text: bytes) -> FirestoreError:
             detail = detail[0]
         error = detail["error"]
         return FirestoreError(str(error.get("status") or _STATUS_BY_HTTP.get(status, "UNKNOWN")),
-                              str(error.get("message", "")))
+                              str(error.get("message", "")), answered=True)
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        return FirestoreError(_STATUS_BY_HTTP.get(status, "UNKNOWN"), f"HTTP {status}: {text[:200]!r}")
+        return FirestoreError(_STATUS_BY_HTTP.get(status, "UNKNOWN"), f"HTTP {status}: {text[:200]!r}", answered=True)
+
+
+def _streamed(answers: Any) -> list[Any]:
+    """The items of a streamed answer (batchGet, runQuery). Once the first item is out the status is
+    200, so a failure later in the stream arrives as an item holding `error`: raised, never skipped."""
+    items = answers or []
+    for item in items:
+        if isinstance(item, dict) and "error" in item:
+            raise _error(200, json.dumps([item]).encode())
+    return items
 
 
 _STATUS_BY_HTTP = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
