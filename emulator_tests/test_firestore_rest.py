@@ -156,3 +156,12 @@ def test_an_event_is_applied_without_loading_grpc_or_the_client_library(db, proj
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["applied", "[]"], done.stdout
     assert db.document("views/h1").get().to_dict() == {"n": 7}
+
+
+def test_a_naive_datetime_is_stored_as_utc_as_the_library_stores_it(db):
+    naive = datetime(2024, 5, 6, 7, 8, 9, 123456)
+    db.document("naive/lib").set({"t": naive})
+    Store(db).write("naive/rest", {"t": naive, "nested": [{"t": naive}]})
+    stored = db.document("naive/rest").get().to_dict()
+    assert stored["t"] == db.document("naive/lib").get().to_dict()["t"] == naive.replace(tzinfo=timezone.utc)
+    assert stored["nested"][0]["t"] == stored["t"]

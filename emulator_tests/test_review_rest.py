@@ -49,6 +49,11 @@ def test_a_query_on_a_subcollection_whose_parent_id_has_a_colon_finds_what_the_l
     expected = [s.reference.path for s in db.collection(collection).where(filter=FieldFilter("n", "==", 1)).get()]
     assert expected == [f"{collection}/g1"]
     assert [d.path for d in Store(db).client.query(collection, (("n", 1),))] == expected
+    work = UnitOfWork(db)  # the same query, re-run inside the commit's transaction
+    assert [g.path for g in work._run_query(collection, (("n", 1),))] == expected
+    work.write("views/seen", {"n": 1})
+    work.commit()
+    assert db.document("views/seen").get().exists
 
 
 def test_a_string_that_is_not_unicode_text_is_refused_not_stored_as_a_question_mark(db):
@@ -78,6 +83,8 @@ def test_a_reference_to_another_database_is_not_rewritten_to_this_one(db, projec
     assert copied["fields"]["r"] == {"referenceValue": elsewhere}
 
 
+@pytest.mark.xfail(strict=True, reason="the emulator's REST front drops the sign of -0.0 (any spelling); "
+                   "not known for Firestore itself")
 def test_negative_zero_keeps_its_sign(db):
     """The library stores -0.0 (and the REST client reads it back as -0.0); written through REST it
     comes back +0.0: the JSON number -0.0 loses its sign on the way in."""

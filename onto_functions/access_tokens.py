@@ -17,6 +17,7 @@ import json
 import os
 import threading
 import time
+from datetime import timezone
 from typing import Any, Protocol
 
 METADATA_HOST_ENV = "GCE_METADATA_HOST"  # google-auth's name for the override, honoured the same way
@@ -32,6 +33,9 @@ class TokenSource(Protocol):
     def invalidate(self) -> None:
         """Firestore refused the last token (401): fetch a new one for the next call."""
 
+    def extra_headers(self) -> dict[str, str]:
+        """Headers the credentials add besides the token (a quota project)."""
+
 
 class EmulatorToken:
     def authorization(self) -> str:
@@ -39,6 +43,9 @@ class EmulatorToken:
 
     def invalidate(self) -> None:
         pass
+
+    def extra_headers(self) -> dict[str, str]:
+        return {}
 
 
 class _Expiring:
@@ -61,6 +68,9 @@ class _Expiring:
     def invalidate(self) -> None:
         with self._lock:
             self._good_until = 0.0
+
+    def extra_headers(self) -> dict[str, str]:
+        return {}
 
     def _fetch(self) -> tuple[str, float]:
         raise NotImplementedError
@@ -91,9 +101,16 @@ class DefaultCredentialsToken(_Expiring):
         if self._credentials is None:
             self._credentials, _ = google.auth.default(scopes=[SCOPE])
         self._credentials.refresh(Request())
-        expiry = getattr(self._credentials, "expiry", None)
+        expiry = getattr(self._credentials, "expiry", None)  # google-auth's is naive, in UTC
+        if expiry is not None and expiry.tzinfo is None:
+            expiry = expiry.replace(tzinfo=timezone.utc)
         lifetime = (expiry.timestamp() - time.time()) if expiry is not None else 600.0
         return str(self._credentials.token), lifetime
+
+    def extra_headers(self) -> dict[str, str]:
+        """User credentials bill a quota project, as the client libraries send it."""
+        quota_project = getattr(self._credentials, "quota_project_id", None)
+        return {"x-goog-user-project": str(quota_project)} if quota_project else {}
 
 
 def on_google_runtime() -> bool:

@@ -157,3 +157,29 @@ def test_where_the_tokens_come_from(monkeypatch):
     assert isinstance(token_source_for(None), MetadataServerToken)
     monkeypatch.delenv("K_SERVICE")
     assert isinstance(token_source_for(None), access_tokens.DefaultCredentialsToken)
+
+
+def test_user_credentials_send_their_quota_project_and_expire_by_utc(far_end, monkeypatch):
+    """google-auth's expiry is naive UTC; a token good for an hour is kept about an hour, wherever the machine is."""
+    import datetime as dt
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+
+    class UserCredentials:
+        quota_project_id = "billing-project"
+        token, expiry = "", None
+
+        def refresh(self, request) -> None:
+            self.token = "user-token"
+            self.expiry = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(hours=1)
+
+    far = far_end(lambda h, n: answer(h, 200, [{"missing": "projects/p/databases/(default)/documents/a/b"}]))
+    client = FirestoreRest("p", emulator_host=far.host, tokens=access_tokens.DefaultCredentialsToken(UserCredentials()))
+    assert client.get_all(["a/b"]) == [None]
+    headers = {k.lower(): v for k, v in far.requests[0][1].items()}
+    assert (headers["authorization"], headers["x-goog-user-project"]) == ("Bearer user-token", "billing-project")
+    kept = client._tokens._good_until - time.monotonic()
+    monkeypatch.undo()
+    time.tzset()
+    assert 3600 - access_tokens.REFRESH_MARGIN_SECONDS - 60 < kept <= 3600 - access_tokens.REFRESH_MARGIN_SECONDS
