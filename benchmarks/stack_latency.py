@@ -202,9 +202,9 @@ def throughput_figures(db, floor: FloorReceiver, stack: LocalStack, name: str, e
     wait_for(lambda: sum(k.startswith("floor/t") for k in list(floor.times)) >= events, timeout=300,
              interval=0.01)
     floor_rate = events / (max(v for k, v in floor.times.items() if k.startswith("floor/t")) - began)
-    applied_before = stack.snapshot()[name]["applied"]
+    applied_before = stack.stats.counter(name, "applied")
     began = write_many(db, "docs", events)
-    wait_for(lambda: stack.snapshot()[name]["applied"] - applied_before >= events, timeout=600, interval=0.01)
+    wait_for(lambda: stack.stats.counter(name, "applied") - applied_before >= events, timeout=600, interval=0.01)
     stack_seconds = time.time() - began
     return {"events": events, "floor_events_per_s": round(floor_rate, 1),
             "stack_events_per_s": round(events / stack_seconds, 1), "stack_seconds": round(stack_seconds, 2)}

@@ -93,6 +93,11 @@ class Stats:
         with self._lock:
             self._get(trigger).latencies.append(seconds)
 
+    def counter(self, trigger: str, name: str) -> int:
+        """One counter, without the latency percentiles a snapshot sorts for (a poll's cheap question)."""
+        with self._lock:
+            return self._get(trigger).counts.get(name, 0)
+
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """A copy of every trigger's counters and p50/p95 latency (ms)."""
         with self._lock:

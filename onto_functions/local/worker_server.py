@@ -12,7 +12,9 @@ instance's thread count, as THREADS is for functions-framework.
 
 Standard library only, and only what the host sends: requests with a
 Content-Length (no chunked bodies), answered with a Content-Length in one
-write, with Nagle off.
+write, with Nagle off. The request line and headers are read by hand:
+`BaseHTTPRequestHandler` hands the headers to the `email` package's parser,
+which took a sixth of a worker's CPU per delivery (measured with py-spy).
 """
 
 from __future__ import annotations
@@ -25,6 +27,26 @@ from typing import Any, Callable, Iterable
 from urllib.parse import unquote
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+MAX_HEADERS = 100  # as http.client allows
+MAX_LINE = 65536
+
+
+class RequestHeaders:
+    """A request's headers: looked up without regard to case, listed as sent."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, str]] = []
+        self._by_name: dict[str, str] = {}
+
+    def add(self, name: str, value: str) -> None:
+        self._items.append((name, value))
+        self._by_name.setdefault(name.lower(), value)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._by_name.get(name.lower(), default)
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
 
 
 class WsgiHandler(BaseHTTPRequestHandler):
@@ -35,6 +57,35 @@ class WsgiHandler(BaseHTTPRequestHandler):
         super().setup()
         if self.connection.family != socket.AF_UNIX:  # the zygote's warm-up serves over a socket pair
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def parse_request(self) -> bool:
+        """The request line and headers (what BaseHTTPRequestHandler's does, minus the email parser)."""
+        self.command, self.request_version, self.close_connection = None, self.default_request_version, True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = "HTTP/1.1"  # answered with a status line, not as HTTP/0.9
+            self.send_error(400, f"Bad request line {self.requestline!r}")
+            return False
+        self.command, self.path, self.request_version = words
+        headers = RequestHeaders()
+        for _ in range(MAX_HEADERS + 1):
+            line = self.rfile.readline(MAX_LINE + 1)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, colon, value = str(line, "iso-8859-1").partition(":")
+            if not colon or len(line) > MAX_LINE or not name.strip():
+                self.send_error(400, "Bad header line")
+                return False
+            headers.add(name.strip(), value.strip())
+        else:
+            self.send_error(431, f"More than {MAX_HEADERS} headers")
+            return False
+        self.headers = headers  # type: ignore[assignment]
+        connection = headers.get("Connection", "").lower()
+        self.close_connection = connection == "close" or (self.request_version == "HTTP/1.0"
+                                                          and connection != "keep-alive")
+        return True
 
     def do_POST(self) -> None:
         self._serve()
