@@ -140,7 +140,7 @@ def folder_size(path: Path) -> tuple[int, int]:
 
 
 def import_once(python: str, folder: Path, code: str = IMPORT_MAIN) -> float:
-    done = subprocess.run([python, "-c", code], cwd=folder, capture_output=True, text=True, check=True)
+    done = subprocess.run([python, "-c", code], cwd=folder, capture_output=True, text=True, check=True, env=CLI_ENV)
     return float(done.stdout.strip().splitlines()[-1])
 
 

@@ -85,17 +85,23 @@ def run(command: tuple[str, ...], timeout: float = TIMEOUT_S) -> Outcome:
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})  # its lines shown as they come
     stopped = threading.Event()
     timer = threading.Timer(timeout, lambda: (stopped.set(), _stop(proc)))
+    timer.daemon = True  # an interrupted report must not wait out the timeout at exit
     tail: collections.deque[str] = collections.deque(maxlen=40)
     echo = threading.Thread(target=_echo, args=(proc.stderr, tail), daemon=True)
     timer.start()
     echo.start()
     lines = []
-    for line in proc.stdout:  # type: ignore[union-attr]
-        lines.append(line)
-        sys.stderr.write(line)
-        sys.stderr.flush()
-    exit_code = proc.wait()
-    timer.cancel()
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            sys.stderr.write(line)
+            sys.stderr.flush()
+        exit_code = proc.wait()
+    except BaseException:  # Ctrl-C reaches only the report (the benchmark has a session of its own)
+        _stop(proc)
+        raise
+    finally:
+        timer.cancel()
     echo.join(10)
     seconds = time.monotonic() - began
     print(f"  ({seconds:.0f} s)", file=sys.stderr, flush=True)
