@@ -162,12 +162,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readme", type=Path, default=REPO / "README.md")
     parser.add_argument("--print", action="store_true", help="print the block; leave the README alone")
-    parser.add_argument("--only", nargs="+", metavar="MODULE", help="run these benchmarks only (e.g. dev_loop)")
+    parser.add_argument("--only", nargs="+", metavar="MODULE",
+                        help="run these benchmarks only (e.g. dev_loop), and print them: the README is left alone")
     args = parser.parse_args()
     chosen = [c for c in BENCHMARKS if not args.only or c[0].rsplit(".", 1)[-1] in args.only or c[0] in args.only]
     block = markdown([run(command) for command in chosen])
     print(block)
     if args.print:
+        return 0
+    if args.only:  # the README's block holds every benchmark's figures from one run: a part would replace them
+        print(f"--only: printed, {args.readme} left alone (its figures come from a whole run)", file=sys.stderr)
         return 0
     updated = replace_between_markers(args.readme.read_text(encoding="utf-8"), block)
     if updated is None:

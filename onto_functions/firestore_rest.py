@@ -328,41 +328,39 @@ def _emulator_query_over_grpc(client: FirestoreRest, parent: str, body: dict[str
     (firebase-tools-ui issues 566 and 645), where Firestore itself takes the encoded form, as the
     JavaScript SDK's REST queries do. The library speaks gRPC to the emulator, which has no such limit;
     it is installed wherever onto's tests and local stack run, though not in a deployed trigger's bundle.
+    Its errors come back as FirestoreError with the same statuses as any other call's.
     """
     import base64
 
     try:
+        from google.api_core.exceptions import GoogleAPICallError
         from google.cloud.firestore_v1.types import RunQueryRequest, RunQueryResponse
     except ImportError:
         raise FirestoreError("UNIMPLEMENTED", f"the Firestore emulator cannot query under {parent!r} (a ':' in "
                              "the path) over REST; install google-cloud-firestore to query it over gRPC") from None
-    library = _library_client(client)
     request = RunQueryRequest.from_json(json.dumps({"parent": f"{client.root}/{parent}", **body}))
     if "transaction" in body:
         request.transaction = base64.b64decode(body["transaction"])
-    return [json.loads(RunQueryResponse.to_json(r)) for r in library._firestore_api.run_query(request=request)]
+    try:
+        answers = _emulator_api(client).run_query(request=request, metadata=[("authorization", "Bearer owner")])
+        return [json.loads(RunQueryResponse.to_json(a)) for a in answers]
+    except GoogleAPICallError as exc:
+        status = getattr(exc.grpc_status_code, "name", None) or "UNKNOWN"
+        raise FirestoreError(status, str(exc.message)) from exc
 
 
-def _library_client(client: FirestoreRest) -> Any:
-    library = getattr(client, "_library", None)
-    if library is None:
-        import os
+def _emulator_api(client: FirestoreRest) -> Any:
+    """The library's gRPC stub on the emulator's port (plain text, the emulator's owner token)."""
+    api = getattr(client, "_emulator_api", None)
+    if api is None:
+        import grpc
+        from google.cloud.firestore_v1.services.firestore import client as gapic_client
+        from google.cloud.firestore_v1.services.firestore.transports import grpc as gapic_grpc
 
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import firestore
-
-        previous = os.environ.get("FIRESTORE_EMULATOR_HOST")
-        os.environ["FIRESTORE_EMULATOR_HOST"] = str(client.emulator_host)  # read once, by the constructor
-        try:
-            library = firestore.Client(project=client.project, database=client.database,
-                                       credentials=AnonymousCredentials())
-        finally:
-            if previous is None:
-                os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
-            else:
-                os.environ["FIRESTORE_EMULATOR_HOST"] = previous
-        client._library = library
-    return library
+        channel = grpc.insecure_channel(str(client.emulator_host))
+        api = gapic_client.FirestoreClient(transport=gapic_grpc.FirestoreGrpcTransport(channel=channel))
+        client._emulator_api = api
+    return api
 
 
 def _streamed(answers: Any) -> list[Any]:
@@ -387,8 +385,9 @@ def _time(text: str | None) -> datetime | None:
 
 def _equality(field: str, value: Any, root: str) -> dict[str, Any]:
     """`field == value` as the client SDKs send it: null and NaN are unary filters."""
-    from .values import encode_json_value
+    from .values import encode_json_value, utc_when_naive
 
+    value = utc_when_naive(value)  # as a write stores it
     path = {"fieldPath": field_path(field.split("."))}
     if value is None:
         return {"unaryFilter": {"op": "IS_NULL", "field": path}}

@@ -10,11 +10,11 @@ document must still have, `None` for "must not exist", `True` for none.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterator, Mapping
 
 from .firestore_rest import field_path
-from .values import encode_json_fields, format_timestamp
+from .values import encode_json_fields, format_timestamp, utc_when_naive
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def write_json(write: Write, name: str, root: str, guard: datetime | None | bool
     if write.op == "delete":
         body: dict[str, Any] = {"delete": name}
     else:
-        body = {"update": {"name": name, "fields": encode_json_fields(_utc_when_naive(write.data or {}), root)}}
+        body = {"update": {"name": name, "fields": encode_json_fields(utc_when_naive(write.data or {}), root)}}
         if write.op == "merge":
             body["updateMask"] = {"fieldPaths": [field_path(p) for p in leaf_paths(write.data or {})]}
     if write.op == "create":
@@ -39,17 +39,6 @@ def write_json(write: Write, name: str, root: str, guard: datetime | None | bool
     elif guard is not True and guard is not False:
         body["currentDocument"] = {"updateTime": format_timestamp(guard)}
     return body
-
-
-def _utc_when_naive(value: Any) -> Any:
-    """Naive datetimes as UTC, as the client libraries store them (`datetime.utcnow()` is common)."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
-    if isinstance(value, Mapping):
-        return {k: _utc_when_naive(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_utc_when_naive(v) for v in value]
-    return value
 
 
 def leaf_paths(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:

@@ -155,6 +155,17 @@ def fill_pb_timestamp(target: Any, moment: datetime) -> None:
     target.nanos = delta.microseconds * 1000
 
 
+def utc_when_naive(value: Any) -> Any:
+    """Naive datetimes as UTC, as the client libraries store them (`datetime.utcnow()` is common)."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    if isinstance(value, Mapping):
+        return {k: utc_when_naive(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [utc_when_naive(v) for v in value]
+    return value
+
+
 def _require_aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"datetime {moment!r} is naive: Firestore timestamps need a time zone")

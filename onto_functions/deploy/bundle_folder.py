@@ -4,10 +4,15 @@ Why a marker file (`.onto-bundle.json`, not part of the hash): it says which
 files we wrote, so a rebuild removes only those we no longer need and never
 touches anything else (a local venv beside the code, say), and it marks the
 folders that are ours to delete when their trigger is gone. It also records
-the modification time of each folder it wrote into: a file removed from or
-added to a folder changes that folder's time, so an unchanged bundle is
-confirmed by a few `stat`s of folders rather than one per file (100 bundles
-hold 6,000 files).
+the change time (ctime) of each folder it wrote into, and when it did so: a
+file removed from, added to or renamed into a folder changes that folder's
+ctime, which no tool can set back (`touch`, `rsync -a` and `tar x` restore
+mtimes, and so change the ctime), so an unchanged bundle is confirmed by a
+few `stat`s of folders rather than one per file (100 bundles hold 6,000
+files). A time recorded within two seconds of the recording itself proves
+nothing on a file system that coarse (FAT): such a bundle is checked file by
+file, and the marker is recorded again. A file edited in place inside a
+bundle changes no folder: `build/` is onto's output, edit the sources.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 from .bundle_errors import BundleError
 
 MARKER = ".onto-bundle.json"
+COARSE_NS = 2_000_000_000  # FAT's time resolution: the coarsest a bundle folder may sit on
 
 
 def write_bundle(path: Path, files: dict[str, bytes], trigger: str, content_hash: str) -> None:
@@ -46,26 +53,27 @@ def write_bundle(path: Path, files: dict[str, bytes], trigger: str, content_hash
         stale.unlink(missing_ok=True)
         _remove_empty_parents(stale.parent, path)
     marker = {"trigger": trigger, "content_hash": content_hash, "files": sorted(files),
-              "folders": _folder_times(path, files)}
+              "folders": _folder_times(path, files), "recorded_ns": time.time_ns()}
     (path / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")  # rewritten in place
 
 
 def _folder_times(path: Path, files: dict[str, bytes]) -> dict[str, int] | None:
-    """Each folder holding a bundle file (the bundle's own included), by its modification time in ns."""
+    """Each folder holding a bundle file (the bundle's own included), by its change time in ns."""
     folders = {name.rpartition("/")[0] or "." for name in files} | {"."}  # names are posix paths
     root = os.fspath(path)
     try:
-        return {folder: os.stat(f"{root}/{folder}").st_mtime_ns for folder in sorted(folders)}
+        return {folder: os.stat(f"{root}/{folder}").st_ctime_ns for folder in sorted(folders)}
     except OSError:
         return None
 
 
 def _untouched(path: Path, previous: dict[str, Any], files: dict[str, bytes]) -> bool:
-    """Every file the marker lists is still there: its folders' times say so, or (an older marker) each file."""
-    recorded = previous.get("folders")
-    if isinstance(recorded, dict) and previous.get("files") == sorted(files):
-        return recorded == _folder_times(path, files)
-    return all((path / n).is_file() for n in files)
+    """The marker proves the folder still holds its files: the same names, every folder's change time as
+    recorded, and recorded long enough after those times that a later change would show."""
+    recorded, when = previous.get("folders"), previous.get("recorded_ns")
+    if not (isinstance(recorded, dict) and recorded and isinstance(when, int) and previous.get("files") == sorted(files)):
+        return False  # an older marker, or another file list: check and write file by file
+    return recorded == _folder_times(path, files) and max(recorded.values()) < when - COARSE_NS
 
 
 def read_marker(path: Path) -> dict[str, Any] | None:

@@ -96,7 +96,8 @@ class Stats:
     def counter(self, trigger: str, name: str) -> int:
         """One counter, without the latency percentiles a snapshot sorts for (a poll's cheap question)."""
         with self._lock:
-            return self._get(trigger).counts.get(name, 0)
+            stats = self._by_trigger.get(trigger)  # asking adds no row for an unknown trigger
+            return stats.counts.get(name, 0) if stats is not None else 0
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """A copy of every trigger's counters and p50/p95 latency (ms)."""

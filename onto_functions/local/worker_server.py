@@ -74,10 +74,12 @@ class WsgiHandler(BaseHTTPRequestHandler):
             if line in (b"\r\n", b"\n", b""):
                 break
             name, colon, value = str(line, "iso-8859-1").partition(":")
-            if not colon or len(line) > MAX_LINE or not name.strip():
+            # RFC 9112: no whitespace before the colon, no folded (continued) lines; either could make
+            # this server read another body length than a parser in front of it.
+            if not colon or len(line) > MAX_LINE or not name or name != name.strip() or not name.isprintable():
                 self.send_error(400, "Bad header line")
                 return False
-            headers.add(name.strip(), value.strip())
+            headers.add(name, value.strip())
         else:
             self.send_error(431, f"More than {MAX_HEADERS} headers")
             return False
@@ -85,6 +87,8 @@ class WsgiHandler(BaseHTTPRequestHandler):
         connection = headers.get("Connection", "").lower()
         self.close_connection = connection == "close" or (self.request_version == "HTTP/1.0"
                                                           and connection != "keep-alive")
+        if headers.get("Expect", "").lower() == "100-continue" and self.request_version == "HTTP/1.1":
+            return self.handle_expect_100()
         return True
 
     def do_POST(self) -> None:
@@ -93,11 +97,20 @@ class WsgiHandler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_POST
 
     def _serve(self) -> None:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        if self.headers.get("Transfer-Encoding") is not None:
+            self.close_connection = True
             self._send(411, [("Content-Type", "text/plain")], [b"a Content-Length is required\n"])
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        length_text = self.headers.get("Content-Length") or "0"
+        if not (length_text.isascii() and length_text.isdigit()):
+            self.close_connection = True
+            self._send(400, [("Content-Type", "text/plain")], [b"a bad Content-Length\n"])
+            return
+        length = int(length_text)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the sender went away mid-body: never run the app on part of a request
+            self.close_connection = True
+            return
         answer: dict[str, Any] = {}
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
