@@ -209,12 +209,16 @@ def test_interrupting_make_bench_stops_the_benchmark_it_was_running(tmp_path):
 
 
 def test_an_unchanged_bundle_is_confirmed_by_folder_times_once_they_are_older_than_a_coarse_tick(tmp_path: Path):
-    """The fast path is taken only when the marker was recorded 2 s or more after the folders last changed;
-    before that, the bundle is checked file by file (which also restores a file edited in place)."""
+    """The fast path is taken only when the marker was recorded a clock tick or more after the folders last
+    changed (2 s on a whole-second file system, else 50 ms); before that, the bundle is checked file by file
+    (which also restores a file edited in place)."""
     bundle = tmp_path / "fn"
     write_bundle(bundle, FILES, "fn", "h1")
     (bundle / "main.py").write_bytes(b"print('edited in place')\n")
-    write_bundle(bundle, FILES, "fn", "h1")  # just written: too recent to trust, so checked file by file
+    marker = json.loads((bundle / ".onto-bundle.json").read_text())
+    marker["recorded_ns"] = max(marker["folders"].values()) + 1_000  # recorded in the same tick as the writes
+    (bundle / ".onto-bundle.json").write_text(json.dumps(marker))
+    write_bundle(bundle, FILES, "fn", "h1")  # too recent to trust, so checked file by file
     assert (bundle / "main.py").read_bytes() == FILES["main.py"]
     marker = json.loads((bundle / ".onto-bundle.json").read_text())
     marker["recorded_ns"] = max(marker["folders"].values()) + 3_000_000_000  # as if recorded 3 s later

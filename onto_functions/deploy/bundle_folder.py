@@ -9,9 +9,10 @@ file removed from, added to or renamed into a folder changes that folder's
 ctime, which no tool can set back (`touch`, `rsync -a` and `tar x` restore
 mtimes, and so change the ctime), so an unchanged bundle is confirmed by a
 few `stat`s of folders rather than one per file (100 bundles hold 6,000
-files). A time recorded within two seconds of the recording itself proves
-nothing on a file system that coarse (FAT): such a bundle is checked file by
-file, and the marker is recorded again. A file edited in place inside a
+files). A change in the same clock tick as the recording would not show, so
+times recorded within a tick of the recording prove nothing: a tick is taken
+as 2 s where every time is a whole second (FAT, HFS+), else 50 ms; such a
+bundle is checked file by file, and the marker is recorded again. A file edited in place inside a
 bundle changes no folder: `build/` is onto's output, edit the sources.
 """
 
@@ -28,6 +29,7 @@ from .bundle_errors import BundleError
 
 MARKER = ".onto-bundle.json"
 COARSE_NS = 2_000_000_000  # FAT's time resolution: the coarsest a bundle folder may sit on
+FINE_NS = 50_000_000  # a file system with sub-second times still stamps them from a clock tick (ms)
 
 
 def write_bundle(path: Path, files: dict[str, bytes], trigger: str, content_hash: str) -> None:
@@ -73,7 +75,8 @@ def _untouched(path: Path, previous: dict[str, Any], files: dict[str, bytes]) ->
     recorded, when = previous.get("folders"), previous.get("recorded_ns")
     if not (isinstance(recorded, dict) and recorded and isinstance(when, int) and previous.get("files") == sorted(files)):
         return False  # an older marker, or another file list: check and write file by file
-    return recorded == _folder_times(path, files) and max(recorded.values()) < when - COARSE_NS
+    tick = COARSE_NS if all(t % 1_000_000_000 == 0 for t in recorded.values()) else FINE_NS
+    return recorded == _folder_times(path, files) and max(recorded.values()) < when - tick
 
 
 def read_marker(path: Path) -> dict[str, Any] | None:
