@@ -251,10 +251,15 @@ class FirestoreRest:
 def _open(emulator_host: str | None) -> http.client.HTTPConnection:
     import http.client
 
+    from .http_answers import LeanResponse
+
     if emulator_host:
         host, _, port = emulator_host.rpartition(":")
-        return http.client.HTTPConnection(host.strip("[]") or "localhost", int(port), timeout=TIMEOUT_SECONDS)
-    return http.client.HTTPSConnection(DEFAULT_HOST, 443, timeout=TIMEOUT_SECONDS, context=_tls_context())
+        connection = http.client.HTTPConnection(host.strip("[]") or "localhost", int(port), timeout=TIMEOUT_SECONDS)
+    else:
+        connection = http.client.HTTPSConnection(DEFAULT_HOST, 443, timeout=TIMEOUT_SECONDS, context=_tls_context())
+    connection.response_class = LeanResponse  # headers read without the email parser
+    return connection
 
 
 _tls: Any = None

@@ -272,9 +272,20 @@ class FunctionHost:
         finally:
             with self._wake:
                 self._in_flight[item.trigger] -= 1
-                self._kicked = True
-                self._wake.notify()
             self.stats.count(item.trigger, "in_flight", -1)
+            self._refill()
+
+    def _refill(self) -> None:
+        """A freed slot leases the next due event on the thread that freed it, as a fresh event is leased
+        by the thread that stored it: no hop through the dispatcher (a thread to wake per event, measured
+        as a seventh of the host's CPU). The dispatcher still hears when due events are left behind."""
+        if self._pool is None or self._stopping.is_set() or self._paused.is_set():
+            self.kick()
+            return
+        items, left_behind = self._take_due()
+        self._submit(items)
+        if left_behind:
+            self.kick()
 
     # ------------------------------------------------------------------ state
 

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
+from ..http_answers import LeanResponse
 from .children import stop_process_group
 from .loopback import free_port
 from .worker_launch import LaunchError, Launcher, SpawnLauncher, WorkerProcess
@@ -133,14 +134,14 @@ class Worker:
         except _STALE:
             if not reused or not self.alive:
                 raise
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            conn = _connection_to(self.port, timeout)
             return self._exchange(conn, sent, body)
 
     def _connection(self, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
         with self._idle_lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
-            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout), False
+            return _connection_to(self.port, timeout), False
         if conn.sock is not None:
             conn.sock.settimeout(timeout)
         return conn, True
@@ -210,3 +211,10 @@ def worker_env(*, emulator_host: str, project: str, concurrency: int) -> dict[st
         "ONTO_LOG_FORMAT": "json",  # one Cloud Logging line per delivery, as deployed (worker_logs.py reads them)
     })
     return env
+
+
+def _connection_to(port: int, timeout: float) -> http.client.HTTPConnection:
+    """A connection to a worker on this machine, whose answers' headers are read without the email parser."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    connection.response_class = LeanResponse
+    return connection
