@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.json_answers import answer
+
 
 def v2_function(project: str, region: str, name: str, labels: dict[str, str], state: str = "ACTIVE") -> dict[str, Any]:
     """One Cloud Functions v2 resource as the API returns it."""
@@ -60,12 +62,7 @@ class FunctionsApi:
                     self._answer({"access_token": "stand-in", "expires_in": 3600, "token_type": "Bearer"})
 
             def _answer(self, body: dict[str, Any], status: int = 200) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer(self, status, body)
 
             def log_message(self, *args: Any) -> None:
                 pass

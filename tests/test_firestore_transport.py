@@ -20,6 +20,7 @@ import pytest
 from onto_functions import access_tokens
 from onto_functions.access_tokens import EmulatorToken, MetadataServerToken, token_source_for
 from onto_functions.firestore_rest import FirestoreError, FirestoreRest
+from tests.json_answers import answer
 
 Behaviour = Callable[[BaseHTTPRequestHandler, int], None]
 
@@ -64,18 +65,6 @@ def far_end() -> Iterator[Callable[[Behaviour], FarEnd]]:
     for end in ends:
         end.server.shutdown()
         end.server.server_close()
-
-
-def answer(handler: BaseHTTPRequestHandler, status: int, body: object, *, close: bool = False) -> None:
-    data = json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
-    handler.wfile.flush()
-    if close:
-        handler.close_connection = True
 
 
 def test_a_kept_alive_connection_the_server_closed_is_replaced_before_a_commit_is_sent(far_end):

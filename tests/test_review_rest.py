@@ -15,7 +15,8 @@ from onto_functions.access_tokens import MetadataServerToken
 from onto_functions.firestore_rest import FirestoreError, FirestoreRest
 from onto_functions.store import Store
 from onto_functions.unit_of_work import UNCERTAIN
-from tests.test_firestore_transport import answer, far_end  # noqa: F401  (far_end: the fixture)
+from tests.json_answers import answer
+from tests.test_firestore_transport import far_end  # noqa: F401  (the fixture)
 
 DOC = "projects/demo-x/databases/(default)/documents/rooms/r1"
 FOUND = {"name": DOC, "fields": {"n": {"integerValue": "1"}}, "createTime": "2024-01-01T00:00:00Z",
