@@ -107,7 +107,7 @@ def test_refusals_carry_firestores_status(db):
     with pytest.raises(FirestoreError) as exists:
         Store(db).create_document("once/a", {"n": 2})
     assert exists.value.status == "ALREADY_EXISTS"
-    stale = write_json(Write("set", "once/a", {"n": 3}), rest.name("once/a"), rest.root,
+    stale = write_json(Write("set", "once/a", {"n": 3}), rest,
                        datetime(2020, 1, 1, tzinfo=timezone.utc))
     with pytest.raises(FirestoreError) as precondition:
         rest.commit([stale])
@@ -124,7 +124,7 @@ def test_a_rolled_back_transaction_releases_its_locks_at_once(db):
     rest.rollback(transaction)
     other = rest.begin_transaction()
     rest.get_all(["locks/a"], other)
-    rest.commit([write_json(Write("set", "locks/a", {"n": 2}), rest.name("locks/a"), rest.root)], other)
+    rest.commit([write_json(Write("set", "locks/a", {"n": 2}), rest)], other)
     assert db.document("locks/a").get().to_dict() == {"n": 2}
 
 

@@ -35,7 +35,7 @@ def test_a_transactional_commit_that_firestore_refuses_releases_its_read_locks(d
     assert refused.value.status == "INVALID_ARGUMENT"
     rest = document_client(db)
     # One attempt, no retry: a lock left behind makes this wait the emulator's 2 s, then ABORTED.
-    rest.commit([write_json(Write("set", "sources/a", {"n": 2}), rest.name("sources/a"), rest.root)])
+    rest.commit([write_json(Write("set", "sources/a", {"n": 2}), rest)])
     assert db.document("sources/a").get().to_dict() == {"n": 2}
 
 

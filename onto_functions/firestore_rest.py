@@ -7,9 +7,9 @@ event's view committed, and the hand-written Functions SDK handler pays it
 too. What the executor sends is small and fixed (read documents, run an
 equality query, begin a transaction, commit writes with preconditions, roll
 back), and Firestore's REST API takes each as one JSON POST. So a deployed
-function imports `http.client`, `json` and `ssl`, which the interpreter has
-loaded anyway, and one kept-alive connection per thread serves every event of
-the instance.
+function imports `http.client`, `json` and `ssl`, which its server
+(functions-framework) has loaded anyway, and one kept-alive connection per
+thread serves every event of the instance.
 
 Every failure is a `FirestoreError` carrying Firestore's canonical status
 ("ABORTED", "FAILED_PRECONDITION", ...), so callers decide by status, never by
@@ -80,6 +80,9 @@ class FirestoreRest:
         self.emulator_host = emulator_host
         self._tokens = tokens or token_source_for(emulator_host)
         self._api = f"/v1/projects/{quote(project, safe='')}/databases/{quote(database, safe='()')}/documents"
+        # Firestore routes a request by this header (the client libraries send it); the emulator needs none.
+        self._routing = {} if emulator_host else {
+            "x-goog-request-params": f"project_id={quote(project, safe='')}&database_id={quote(database, safe='')}"}
         self._local = threading.local()
 
     # -- documents -----------------------------------------------------------------------------
@@ -128,7 +131,8 @@ class FirestoreRest:
             pass
 
     def commit(self, writes: list[dict[str, Any]], transaction: str | None = None) -> list[datetime | None]:
-        """Apply `writes` (REST `Write` objects) atomically; each one's new update time (None for a delete)."""
+        """Apply `writes` (REST `Write` objects) atomically; each one's new update time (a delete's: the
+        commit's time)."""
         body: dict[str, Any] = {"writes": writes}
         if transaction:
             body["transaction"] = transaction
@@ -206,9 +210,7 @@ class FirestoreRest:
             raise FirestoreError("UNAVAILABLE", f"no access token for Firestore: {type(exc).__name__}: {exc}",
                                  sent=False) from exc
         headers = {"Content-Type": "application/json", "Authorization": authorization,
-                   **self._tokens.extra_headers()}
-        if not self.emulator_host:
-            headers["x-goog-request-params"] = f"project_id={quote(self.project, safe='')}&database_id={quote(self.database, safe='')}"
+                   **self._tokens.extra_headers(), **self._routing}
         connection = self._connection()
         try:
             connection.request("POST", path, body=payload, headers=headers)
@@ -251,7 +253,7 @@ class FirestoreRest:
 def _open(emulator_host: str | None) -> http.client.HTTPConnection:
     import http.client
 
-    from .http_answers import LeanResponse
+    from .http_headers import LeanResponse
 
     if emulator_host:
         host, _, port = emulator_host.rpartition(":")
@@ -390,15 +392,15 @@ def _time(text: str | None) -> datetime | None:
 
 def _equality(field: str, value: Any, root: str) -> dict[str, Any]:
     """`field == value` as the client SDKs send it: null and NaN are unary filters."""
-    from .values import encode_json_value, utc_when_naive
+    from .values import encode_json_value
 
-    value = utc_when_naive(value)  # as a write stores it
     path = {"fieldPath": field_path(field.split("."))}
     if value is None:
         return {"unaryFilter": {"op": "IS_NULL", "field": path}}
     if isinstance(value, float) and value != value:
         return {"unaryFilter": {"op": "IS_NAN", "field": path}}
-    return {"fieldFilter": {"field": path, "op": "EQUAL", "value": encode_json_value(value, root)}}
+    return {"fieldFilter": {"field": path, "op": "EQUAL",
+                            "value": encode_json_value(value, root, naive_as_utc=True)}}  # as a write stores it
 
 
 def field_path(segments: Iterable[str]) -> str:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Mapping
 
-from .firestore_rest import field_path
-from .values import encode_json_fields, format_timestamp, utc_when_naive
+from .firestore_rest import FirestoreRest, field_path
+from .values import encode_json_fields, format_timestamp
 
 
 @dataclass(frozen=True)
@@ -24,19 +24,19 @@ class Write:
     data: dict[str, Any] | None = None
 
 
-def write_json(write: Write, name: str, root: str, guard: datetime | None | bool = True) -> dict[str, Any]:
-    """`write` of the document called `name` as a REST `Write`, with `guard` as its precondition."""
+def write_json(write: Write, client: FirestoreRest, guard: datetime | None | bool = True) -> dict[str, Any]:
+    """`write` as a REST `Write` to `client`'s database, with `guard` as its precondition."""
+    name = client.name(write.path)
     if write.op == "delete":
         body: dict[str, Any] = {"delete": name}
     else:
-        body = {"update": {"name": name, "fields": encode_json_fields(utc_when_naive(write.data or {}), root)}}
+        data = write.data or {}
+        body = {"update": {"name": name, "fields": encode_json_fields(data, client.root, naive_as_utc=True)}}
         if write.op == "merge":
-            body["updateMask"] = {"fieldPaths": [field_path(p) for p in leaf_paths(write.data or {})]}
-    if write.op == "create":
+            body["updateMask"] = {"fieldPaths": [field_path(p) for p in leaf_paths(data)]}
+    if write.op == "create" or guard is None:
         body["currentDocument"] = {"exists": False}
-    elif guard is None:
-        body["currentDocument"] = {"exists": False}
-    elif guard is not True and guard is not False:
+    elif isinstance(guard, datetime):
         body["currentDocument"] = {"updateTime": format_timestamp(guard)}
     return body
 

@@ -59,7 +59,7 @@ class Store:
         self._apply(Write("delete", path.strip("/")))
 
     def _apply(self, write: Write) -> None:
-        self.client.commit_with_retry([write_json(write, self.client.name(write.path), self.client.root)])
+        self.client.commit_with_retry([write_json(write, self.client)])
 
     # -- models --------------------------------------------------------------
     def get(self, model: type[D], doc_id: str | DocRef) -> D | None:

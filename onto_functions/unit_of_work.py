@@ -178,8 +178,8 @@ class UnitOfWork(Store):
 
     def _writes_json(self, guarded: list[tuple[Write, Any]]) -> list[dict[str, Any]]:
         """Each buffered write guarded by what the handler saw of its document, then the bookkeeping."""
-        pairs = [(w, self.reads[w.path] if w.path in self.reads else True) for w in self.writes.values()]
-        return [write_json(w, self.client.name(w.path), self.client.root, guard) for w, guard in [*pairs, *guarded]]
+        own = [(w, self.reads.get(w.path, True)) for w in self.writes.values()]  # None: read as absent
+        return [write_json(w, self.client, guard) for w, guard in [*own, *guarded]]
 
 
 def _key(item: tuple[str, Any]) -> str:

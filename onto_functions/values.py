@@ -155,17 +155,6 @@ def fill_pb_timestamp(target: Any, moment: datetime) -> None:
     target.nanos = delta.microseconds * 1000
 
 
-def utc_when_naive(value: Any) -> Any:
-    """Naive datetimes as UTC, as the client libraries store them (`datetime.utcnow()` is common)."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    if isinstance(value, Mapping):
-        return {k: utc_when_naive(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [utc_when_naive(v) for v in value]
-    return value
-
-
 def _require_aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"datetime {moment!r} is naive: Firestore timestamps need a time zone")
@@ -498,10 +487,12 @@ def decode_value(value: Any) -> Any:
 # ---------------------------------------------------------------- encoding
 
 
-def encode_json_value(value: Any, root: str) -> dict[str, Any]:
+def encode_json_value(value: Any, root: str, *, naive_as_utc: bool = False) -> dict[str, Any]:
     """A Python value as a REST/JSON Firestore `Value`.
 
     `root` ("projects/p/databases/d/documents") turns a DocRef into a full name.
+    A naive datetime is refused, unless `naive_as_utc` (what a handler writes:
+    the client libraries store `datetime.utcnow()` as UTC, so onto's writes do).
     """
     if value is None:
         return {"nullValue": None}
@@ -516,20 +507,22 @@ def encode_json_value(value: Any, root: str) -> dict[str, Any]:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {"bytesValue": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, datetime):
+        if naive_as_utc and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
         return {"timestampValue": format_timestamp(value)}
     if isinstance(value, DocRef):
         return {"referenceValue": f"{root}/{value.path}"}
     if _is_geo_point(value):
         return {"geoPointValue": {"latitude": _json_float(value.latitude), "longitude": _json_float(value.longitude)}}
     if isinstance(value, Mapping):
-        return {"mapValue": {"fields": encode_json_fields(value, root)}}
+        return {"mapValue": {"fields": encode_json_fields(value, root, naive_as_utc=naive_as_utc)}}
     if isinstance(value, (list, tuple)):
-        return {"arrayValue": {"values": [encode_json_value(v, root) for v in value]}}
+        return {"arrayValue": {"values": [encode_json_value(v, root, naive_as_utc=naive_as_utc) for v in value]}}
     raise TypeError(f"cannot encode {type(value).__name__} {value!r} as a Firestore value")
 
 
-def encode_json_fields(fields: Mapping[str, Any], root: str) -> dict[str, Any]:
-    return {_field_name(key): encode_json_value(v, root) for key, v in fields.items()}
+def encode_json_fields(fields: Mapping[str, Any], root: str, *, naive_as_utc: bool = False) -> dict[str, Any]:
+    return {_field_name(key): encode_json_value(v, root, naive_as_utc=naive_as_utc) for key, v in fields.items()}
 
 
 def _json_float(value: float) -> float | str:

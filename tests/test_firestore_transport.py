@@ -9,7 +9,6 @@ emulator_tests/test_firestore_rest.py).
 from __future__ import annotations
 
 import json
-import select
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +18,8 @@ import pytest
 
 from onto_functions import access_tokens
 from onto_functions.access_tokens import EmulatorToken, MetadataServerToken, token_source_for
-from onto_functions.firestore_rest import FirestoreError, FirestoreRest
+from onto_functions.firestore_rest import FirestoreError, FirestoreRest, _closed_by_peer
+from onto_functions.local.polling import wait_for
 from tests.json_answers import answer
 
 Behaviour = Callable[[BaseHTTPRequestHandler, int], None]
@@ -73,16 +73,11 @@ def test_a_kept_alive_connection_the_server_closed_is_replaced_before_a_commit_i
                                       close=True))
     client = FirestoreRest("demo-x", emulator_host=far.host)
     client.commit([{"delete": client.name("a/b")}])
-    deadline = time.monotonic() + 5  # until the server's FIN has arrived on the idle socket
-    while client._local.connection is not None and not _readable(client._local.connection) \
-            and time.monotonic() < deadline:
-        time.sleep(0.01)
+    idle = client._local.connection
+    wait_for(lambda: idle.sock is None or _closed_by_peer(idle), timeout=5, interval=0.01,
+             message="the server's close to reach the idle socket")
     client.commit([{"delete": client.name("a/b")}])
     assert (len(far.requests), far.connections) == (2, 2)
-
-
-def _readable(connection) -> bool:
-    return connection.sock is None or bool(select.select([connection.sock], [], [], 0)[0])
 
 
 def test_a_commit_whose_answer_is_lost_is_reported_as_maybe_landed_and_never_sent_twice(far_end):

@@ -14,7 +14,8 @@ from typing import Iterator
 import pytest
 
 from onto_functions.local.loopback import free_port
-from onto_functions.local.worker_server import MAX_HEADERS, WorkerServer
+from onto_functions.http_headers import MAX_HEADERS
+from onto_functions.local.worker_server import WorkerServer
 
 
 def echo(environ, start_response):

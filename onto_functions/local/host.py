@@ -117,14 +117,17 @@ class FunctionHost:
         self._dispatch_now(held_back=bool(delay))
         return item
 
-    def _dispatch_now(self, *, held_back: bool) -> None:
-        """Lease what is due and fits on the thread that stored it: a fresh event skips the dispatcher's hop.
-        The dispatcher still hears of a held-back event (it wakes when that is due)."""
+    def _dispatch_now(self, *, held_back: bool = False) -> None:
+        """Lease what is due and fits on this thread: the one that stored a fresh event, or the one whose
+        delivery freed a slot. Neither hops through the dispatcher (a thread to wake per event, measured
+        as a seventh of the host's CPU); it still hears of a held-back event (it wakes when that is due)
+        and of due events left behind for want of a slot."""
         if self._pool is None or self._stopping.is_set() or self._paused.is_set():
             self.kick()
             return
-        self._submit(self._take_due()[0])
-        if held_back:
+        items, left_behind = self._take_due()
+        self._submit(items)
+        if held_back or left_behind:
             self.kick()
 
     def _send_copy(self, item: QueuedEvent) -> QueuedEvent:
@@ -273,19 +276,7 @@ class FunctionHost:
             with self._wake:
                 self._in_flight[item.trigger] -= 1
             self.stats.count(item.trigger, "in_flight", -1)
-            self._refill()
-
-    def _refill(self) -> None:
-        """A freed slot leases the next due event on the thread that freed it, as a fresh event is leased
-        by the thread that stored it: no hop through the dispatcher (a thread to wake per event, measured
-        as a seventh of the host's CPU). The dispatcher still hears when due events are left behind."""
-        if self._pool is None or self._stopping.is_set() or self._paused.is_set():
-            self.kick()
-            return
-        items, left_behind = self._take_due()
-        self._submit(items)
-        if left_behind:
-            self.kick()
+            self._dispatch_now()
 
     # ------------------------------------------------------------------ state
 

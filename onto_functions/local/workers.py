@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from ..http_answers import LeanResponse
+from ..http_headers import LeanResponse
 from .children import stop_process_group
 from .loopback import free_port
 from .worker_launch import LaunchError, Launcher, SpawnLauncher, WorkerProcess

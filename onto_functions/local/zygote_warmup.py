@@ -134,11 +134,9 @@ def _encode_writes(rounds: int) -> None:
     _run_executor(client, rounds)
     stamp = utcnow()
     for i in range(rounds):
-        writes = [write_json(Write("create", f"_onto_ledger/e{i}", {"trigger": "t", "at": stamp, "n": i}),
-                             client.name(f"_onto_ledger/e{i}"), client.root),
-                  write_json(Write("set", f"views/v{i}", {"n": i, "tags": ["a"], "nested": {"x": 1.5}}),
-                             client.name(f"views/v{i}"), client.root, stamp),
-                  write_json(Write("delete", f"views/d{i}"), client.name(f"views/d{i}"), client.root, None)]
+        writes = [write_json(Write("create", f"_onto_ledger/e{i}", {"trigger": "t", "at": stamp, "n": i}), client),
+                  write_json(Write("set", f"views/v{i}", {"n": i, "tags": ["a"], "nested": {"x": 1.5}}), client, stamp),
+                  write_json(Write("delete", f"views/d{i}"), client, None)]
         for call in (lambda: client.commit(writes), lambda: client.get_all([f"views/v{i}", f"views/w{i}"])):
             try:
                 call()

@@ -1,13 +1,16 @@
-"""Reading an HTTP/1.1 answer's headers without the `email` package.
+"""HTTP/1.1 header fields read without the `email` package.
 
-`http.client.HTTPResponse.begin` hands the header lines to
+The standard library's `http.client` and `http.server` hand header lines to
 `email.parser.Parser`, which builds a MIME message for what is a handful of
 `Name: value` lines: measured with py-spy, that parse was a tenth of the CPU
 of each Firestore call of the runtime, and of each delivery the local
-stack's host sends to a worker. `LeanResponse` reads the same lines itself
-and keeps them in a small case-insensitive table; the status line, the body
-(Content-Length or chunked) and the keep-alive rules are the standard
-library's own. Set it as a connection's `response_class`.
+stack's host sends to a worker, and a sixth of a worker's. Here the lines are
+read by `read_header_fields` into a small case-insensitive table: for
+answers by `LeanResponse` (set it as a connection's `response_class`; the
+status line, the body and the keep-alive rules stay the standard library's),
+for requests by the local worker's server, which asks for `strict` reading:
+RFC 9112 refuses whitespace before a colon and folded lines, either of which
+could make it read another body length than a parser in front of it.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ MAX_LINE = 65536
 MAX_HEADERS = 100
 
 
-class AnswerHeaders:
-    """An answer's header fields: looked up without regard to case, listed as received."""
+class HeaderFields:
+    """Header fields: looked up without regard to case, listed as received."""
 
     def __init__(self, fields: list[tuple[str, str]]) -> None:
         self._fields = fields
@@ -54,8 +57,13 @@ class AnswerHeaders:
         return len(self._fields)
 
 
-def read_header_fields(fp: Any) -> list[tuple[str, str]]:
-    """`Name: value` lines up to the blank line; a line that starts with white space continues the last."""
+class BadHeaderLine(ValueError):
+    """A header line that strict reading refuses (an HTTP 400)."""
+
+
+def read_header_fields(fp: Any, *, strict: bool = False) -> list[tuple[str, str]]:
+    """`Name: value` lines up to the blank line. Leniently, a line that starts with white space continues
+    the last one; strictly, it and a name with white space around it are refused (BadHeaderLine)."""
     fields: list[tuple[str, str]] = []
     for _ in range(MAX_HEADERS + 1):
         line = fp.readline(MAX_LINE + 1)
@@ -64,11 +72,13 @@ def read_header_fields(fp: Any) -> list[tuple[str, str]]:
         if line in (b"\r\n", b"\n", b""):
             return fields
         text = str(line, "iso-8859-1").rstrip("\r\n")
-        if text[:1] in (" ", "\t") and fields:
+        if text[:1] in (" ", "\t") and fields and not strict:
             name, value = fields[-1]
             fields[-1] = (name, f"{value} {text.strip()}")
             continue
-        name, _, value = text.partition(":")
+        name, colon, value = text.partition(":")
+        if strict and (not colon or not name or name != name.strip() or not name.isprintable()):
+            raise BadHeaderLine(f"bad header line {text[:100]!r}")
         fields.append((name.strip(), value.strip()))
     raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
 
@@ -92,7 +102,7 @@ class LeanResponse(http.client.HTTPResponse):
             self.version = 11
         else:
             raise http.client.UnknownProtocol(version)
-        self.headers = self.msg = AnswerHeaders(read_header_fields(self.fp))  # type: ignore[assignment]
+        self.headers = self.msg = HeaderFields(read_header_fields(self.fp))  # type: ignore[assignment]
         self.chunked = (self.headers.get("transfer-encoding") or "").lower() == "chunked"
         self.chunk_left = None
         self.will_close = self._check_close()  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from onto_functions.http_answers import LeanResponse
+from onto_functions.http_headers import LeanResponse
 
 ANSWERS = {
     "length": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Twice: a\r\nx-twice: b\r\n"
